@@ -1,0 +1,76 @@
+//! The command line every chapter shares: flags, one-line errors and exit codes.
+
+use crate::device::DeviceChoice;
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Flags common to every chapter.
+#[derive(clap::Args, Clone, Debug)]
+pub struct CommonArgs {
+    /// Where to compute: cpu, cuda, cuda:N (GPU number N) or auto (CUDA when the build
+    /// has it and a GPU answers, else cpu)
+    #[arg(long, value_name = "DEVICE", default_value = "cpu")]
+    pub device: DeviceChoice,
+}
+
+/// Parses the command line. `--help` prints the help and exits 0; a bad flag or value
+/// prints one line naming it and exits 2.
+pub fn parse<A: Parser>() -> Result<A, ExitCode> {
+    parse_from(std::env::args_os())
+}
+
+/// `parse` over given arguments (the first is the program name).
+pub fn parse_from<A: Parser, I, T>(args: I) -> Result<A, ExitCode>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    A::try_parse_from(args).map_err(|err| {
+        use clap::error::ErrorKind;
+        match err.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                print!("{err}");
+                ExitCode::SUCCESS
+            }
+            _ => {
+                eprintln!("{}", one_line_usage_error(&err.to_string()));
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+/// The first line of clap's error, with a pointer to `--help`.
+fn one_line_usage_error(rendered: &str) -> String {
+    let first = rendered
+        .lines()
+        .next()
+        .unwrap_or("error: bad arguments")
+        .trim_end();
+    format!("{first} (run with --help for the flags)")
+}
+
+/// Runs a chapter: an error becomes one line on stderr and exit code 1.
+pub fn run(chapter: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
+    match chapter() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", format!("{err:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_are_one_line() {
+        let rendered = "error: unexpected argument '--x' found\n\nUsage: chapter-2\n";
+        assert_eq!(
+            one_line_usage_error(rendered),
+            "error: unexpected argument '--x' found (run with --help for the flags)"
+        );
+    }
+}

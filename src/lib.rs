@@ -1,0 +1,16 @@
+//! crossent: five notebooks on softmax, NLL, log_softmax, logsumexp and cross-entropy,
+//! reproduced cell by cell on candle.
+//!
+//! The chapters (`chapters/chapter-N.rs`) share what is here: PyTorch- and numpy-style
+//! printing, the cell harness that checks each output against the notebook, the search
+//! that recovers inputs from their rounded prints, tensor helpers, the device choice
+//! and the command line.
+
+pub mod cli;
+pub mod device;
+pub mod notebook;
+pub mod np;
+pub mod printed;
+pub mod pt;
+pub mod refine;
+pub mod torchlike;

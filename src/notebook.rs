@@ -1,0 +1,444 @@
+//! The cell harness: prints a chapter cell by cell and checks it against its notebook.
+//!
+//! Each cell prints its label, the notebook's code and what the chapter computed, then
+//! compares that output with the text the notebook printed: verbatim, or within a
+//! tolerance that the chapter states with its reason. Checks of the chapter's own
+//! (the library agrees with the manual version, a gradient matches autograd) and
+//! figures go through the same harness. `finish` prints the summary and gives the exit
+//! code: non-zero when any output stopped matching or any check failed.
+//!
+//! A silent harness prints nothing and only measures how far the outputs are from the
+//! notebook's printed values; `refine` uses it to choose inputs.
+
+use crate::printed::{self, PrintedNumber};
+use crate::pt;
+use anyhow::Result;
+use candle_core::Tensor;
+use std::process::ExitCode;
+
+/// An agreed tolerance for an output that cannot match the notebook digit for digit.
+#[derive(Clone, Debug)]
+pub struct Tolerance {
+    /// The largest absolute difference accepted, number by number.
+    pub abs: f64,
+    /// Why the output cannot match verbatim.
+    pub reason: String,
+}
+
+/// How far a run's outputs lie from the notebook's printed values (see `refine`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
+pub struct Misfit {
+    /// Sum over printed numbers of the distance outside their rounding interval, in
+    /// half units of the last digit: 0 means every number prints as the notebook's.
+    pub outside: f64,
+    /// The same against intervals shrunk to `MARGIN` of their width: 0 means no value
+    /// sits near a rounding boundary, where one ulp could change its last digit.
+    pub near_edge: f64,
+    /// How many printed numbers would print differently from the notebook's.
+    pub numbers_outside: usize,
+}
+
+/// The share of each rounding interval that `Misfit::near_edge` accepts.
+const MARGIN: f64 = 0.8;
+
+/// A penalty for an output whose shape of text differs from the notebook's.
+const TEXT_MISMATCH: f64 = 1.0e6;
+
+/// A figure drawn by a cell; the drawing itself is done by the chapter's plotting code,
+/// which hands back where it wrote the file.
+#[derive(Clone, Debug)]
+pub struct FigureRecord {
+    /// The path of the written image, relative to the chapter's output folder.
+    pub relative_path: String,
+    /// A short, deterministic description of what was plotted (series and rounded
+    /// values) for the snapshot.
+    pub summary: String,
+}
+
+#[derive(Debug)]
+struct Deviation {
+    cell: usize,
+    what: String,
+}
+
+/// The harness for one chapter run.
+pub struct Notebook {
+    title: String,
+    silent: bool,
+    cells: usize,
+    compared: usize,
+    verbatim: usize,
+    within_tolerance: usize,
+    mismatched: Vec<usize>,
+    not_run: Vec<Deviation>,
+    deviations: Vec<Deviation>,
+    checks_passed: usize,
+    checks_failed: Vec<String>,
+    figures: Vec<FigureRecord>,
+    misfit: Misfit,
+}
+
+impl Notebook {
+    /// A harness that prints; `source` names the notebook file the chapter reproduces.
+    pub fn new(title: &str, source: &str) -> Self {
+        let nb = Self::with_mode(title, false);
+        let rule = "=".repeat(78);
+        emit(&format!(
+            "{rule}\n{title}\nreproducing ../shared/notebooks/{source}\n{rule}"
+        ));
+        nb
+    }
+
+    /// A harness that prints nothing and only measures the misfit.
+    pub fn silent() -> Self {
+        Self::with_mode("", true)
+    }
+
+    fn with_mode(title: &str, silent: bool) -> Self {
+        Self {
+            title: title.to_string(),
+            silent,
+            cells: 0,
+            compared: 0,
+            verbatim: 0,
+            within_tolerance: 0,
+            mismatched: Vec::new(),
+            not_run: Vec::new(),
+            deviations: Vec::new(),
+            checks_passed: 0,
+            checks_failed: Vec::new(),
+            figures: Vec::new(),
+            misfit: Misfit::default(),
+        }
+    }
+
+    /// Whether this run prints; chapters skip work that only serves the reader.
+    pub fn is_silent(&self) -> bool {
+        self.silent
+    }
+
+    pub fn misfit(&self) -> Misfit {
+        self.misfit
+    }
+
+    fn say(&self, text: &str) {
+        if !self.silent {
+            emit(text);
+        }
+    }
+
+    /// A markdown heading of the notebook, to keep the reader oriented.
+    pub fn heading(&mut self, text: &str) {
+        self.say(&format!("\n## {text}"));
+    }
+
+    fn open_cell(&mut self, code: &str) -> usize {
+        self.cells += 1;
+        let n = self.cells;
+        self.say(&format!("\nIn [{n}]:\n{}", indent(code, "    ")));
+        n
+    }
+
+    /// A cell that prints nothing (imports, definitions, assignments).
+    pub fn code(&mut self, code: &str) {
+        self.open_cell(code);
+    }
+
+    /// A cell whose output is text (a shape, an int, a Python object): compared verbatim.
+    pub fn show(&mut self, code: &str, output: &str, notebook: &str) {
+        let n = self.open_cell(code);
+        self.add_misfit_of_text(output, notebook);
+        self.compare(n, output, notebook, None);
+    }
+
+    /// A cell whose output is a tensor, printed as PyTorch prints it and compared verbatim.
+    pub fn tensor(&mut self, code: &str, t: &Tensor, notebook: &str) -> Result<()> {
+        self.tensor_output(code, t, notebook, None)
+    }
+
+    /// A tensor cell that may only match within `tolerance`; the reason goes to the summary.
+    pub fn tensor_within(
+        &mut self,
+        code: &str,
+        t: &Tensor,
+        notebook: &str,
+        tolerance: Tolerance,
+    ) -> Result<()> {
+        self.tensor_output(code, t, notebook, Some(tolerance))
+    }
+
+    fn tensor_output(
+        &mut self,
+        code: &str,
+        t: &Tensor,
+        notebook: &str,
+        tolerance: Option<Tolerance>,
+    ) -> Result<()> {
+        let host = pt::HostTensor::from_tensor(t)?;
+        if self.silent {
+            // Only the misfit is wanted: measure the values, skip the formatting.
+            if let pt::Values::Float(values) = &host.values {
+                self.add_misfit_of_values(values, notebook);
+                return Ok(());
+            }
+        }
+        let output = pt::repr_host(&host);
+        let n = self.open_cell(code);
+        match &host.values {
+            pt::Values::Float(values) => self.add_misfit_of_values(values, notebook),
+            _ => self.add_misfit_of_text(&output, notebook),
+        }
+        self.compare(n, &output, notebook, tolerance.as_ref());
+        Ok(())
+    }
+
+    fn add_misfit_of_values(&mut self, values: &[f64], notebook: &str) {
+        let expected = printed::numbers(notebook);
+        if expected.len() != values.len() {
+            self.misfit.outside += TEXT_MISMATCH;
+            self.misfit.numbers_outside += 1;
+            return;
+        }
+        self.add_misses(values, &expected);
+    }
+
+    fn add_misfit_of_text(&mut self, output: &str, notebook: &str) {
+        if output == notebook {
+            return;
+        }
+        let got = printed::split(output);
+        let expected = printed::split(notebook);
+        if got.skeleton != expected.skeleton || got.numbers.len() != expected.numbers.len() {
+            self.misfit.outside += TEXT_MISMATCH;
+            self.misfit.numbers_outside += 1;
+            return;
+        }
+        let values: Vec<f64> = got.numbers.iter().map(|n| n.value).collect();
+        self.add_misses(&values, &expected.numbers);
+    }
+
+    fn add_misses(&mut self, values: &[f64], expected: &[PrintedNumber]) {
+        for (value, number) in values.iter().zip(expected) {
+            let miss = number.miss(*value, 1.0);
+            self.misfit.outside += miss;
+            self.misfit.numbers_outside += usize::from(miss > 0.0);
+            self.misfit.near_edge += number.miss(*value, MARGIN);
+        }
+    }
+
+    fn compare(&mut self, n: usize, output: &str, notebook: &str, tolerance: Option<&Tolerance>) {
+        self.compared += 1;
+        self.say(&format!("Out[{n}]:\n{output}"));
+        if output == notebook {
+            self.verbatim += 1;
+            self.say("    -> matches the notebook verbatim");
+            return;
+        }
+        if let Some(tol) = tolerance {
+            if let Some(diff) = max_abs_difference(output, notebook) {
+                if diff <= tol.abs {
+                    self.within_tolerance += 1;
+                    let what = format!(
+                        "matches within {:e} (largest difference {diff:.1e}): {}",
+                        tol.abs, tol.reason
+                    );
+                    self.say(&format!(
+                        "    -> {what}; the notebook printed:\n{}",
+                        indent(notebook, "    ")
+                    ));
+                    self.deviations.push(Deviation { cell: n, what });
+                    return;
+                }
+            }
+        }
+        self.mismatched.push(n);
+        self.say(&format!(
+            "    -> MISMATCH: the notebook printed:\n{}",
+            indent(notebook, "    ")
+        ));
+    }
+
+    /// Output of the chapter's own that the notebook did not print (the inputs used at
+    /// full precision, a value the notebook left implicit).
+    pub fn extra(&mut self, label: &str, text: &str) {
+        self.say(&format!("  [{label}]\n{}", indent(text, "    ")));
+    }
+
+    /// A check of the chapter's own; a failed one makes the run fail.
+    pub fn check(&mut self, claim: &str, ok: bool, detail: &str) {
+        if ok {
+            self.checks_passed += 1;
+        } else {
+            self.checks_failed.push(claim.to_string());
+        }
+        let verdict = if ok { "ok" } else { "FAILED" };
+        self.say(&format!("  check: {claim}: {verdict}"));
+        if !detail.is_empty() {
+            self.say(&indent(detail, "    "));
+        }
+    }
+
+    /// A cell that could not run here (data absent); counted and named in the summary.
+    pub fn not_run(&mut self, code: &str, reason: &str) {
+        let n = self.open_cell(code);
+        self.say(&format!("    -> not run: {reason}"));
+        self.not_run.push(Deviation {
+            cell: n,
+            what: reason.to_string(),
+        });
+    }
+
+    /// A known difference from the notebook that is not a failure (an output that
+    /// depends on an unrecorded seed, a notebook mistake reproduced and explained).
+    pub fn deviation(&mut self, what: &str) {
+        self.say(&format!("  deviation: {what}"));
+        self.deviations.push(Deviation {
+            cell: self.cells,
+            what: what.to_string(),
+        });
+    }
+
+    /// A cell that draws a figure: `draw` writes it and describes it.
+    pub fn figure(
+        &mut self,
+        code: &str,
+        draw: impl FnOnce() -> Result<FigureRecord>,
+    ) -> Result<()> {
+        self.open_cell(code);
+        if self.silent {
+            return Ok(());
+        }
+        let record = draw()?;
+        self.say(&format!(
+            "  [figure written: {}]\n{}",
+            record.relative_path,
+            indent(&record.summary, "    ")
+        ));
+        self.figures.push(record);
+        Ok(())
+    }
+
+    /// Whether every compared output matched and every check passed.
+    pub fn passed(&self) -> bool {
+        self.mismatched.is_empty() && self.checks_failed.is_empty()
+    }
+
+    /// Prints the summary and returns the exit code for the chapter.
+    pub fn finish(self) -> ExitCode {
+        let rule = "=".repeat(78);
+        let mut lines = vec![
+            String::new(),
+            rule.clone(),
+            format!("Summary: {}", self.title),
+            format!(
+                "cells reproduced: {} of {}",
+                self.cells - self.not_run.len(),
+                self.cells
+            ),
+            format!("outputs compared with the notebook: {}", self.compared),
+            format!("  verbatim: {}", self.verbatim),
+            format!("  within a stated tolerance: {}", self.within_tolerance),
+            format!("  mismatched: {}", self.mismatched.len()),
+            format!(
+                "checks of the chapter's own: {} passed, {} failed",
+                self.checks_passed,
+                self.checks_failed.len()
+            ),
+        ];
+        if !self.figures.is_empty() {
+            lines.push(format!("figures written: {}", self.figures.len()));
+        }
+        if self.deviations.is_empty() && self.not_run.is_empty() {
+            lines.push("deviations: none".into());
+        } else {
+            lines.push("deviations:".into());
+            for d in self.not_run.iter() {
+                lines.push(format!("  cell {}: not run: {}", d.cell, d.what));
+            }
+            for d in self.deviations.iter() {
+                lines.push(format!("  cell {}: {}", d.cell, d.what));
+            }
+        }
+        for n in &self.mismatched {
+            lines.push(format!(
+                "MISMATCH in cell {n}: its output differs from the notebook"
+            ));
+        }
+        for claim in &self.checks_failed {
+            lines.push(format!("FAILED check: {claim}"));
+        }
+        let verdict = if self.passed() {
+            "result: the chapter reproduces its notebook"
+        } else {
+            "result: FAILED, see above"
+        };
+        lines.push(verdict.into());
+        lines.push(rule);
+        emit(&lines.join("\n"));
+        if self.passed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The largest absolute difference between the numbers of two printed texts, when the
+/// texts agree apart from their numbers.
+pub fn max_abs_difference(a: &str, b: &str) -> Option<f64> {
+    let a = printed::split(a);
+    let b = printed::split(b);
+    if a.skeleton != b.skeleton || a.numbers.len() != b.numbers.len() {
+        return None;
+    }
+    let mut largest: f64 = 0.0;
+    for (x, y) in a.numbers.iter().zip(&b.numbers) {
+        let same_special = (x.value.is_nan() && y.value.is_nan()) || x.value == y.value;
+        if !same_special {
+            largest = largest.max((x.value - y.value).abs());
+        }
+    }
+    Some(largest)
+}
+
+/// Writes a line to stdout. When the reader has gone (`chapter-2 | head`), the chapter
+/// stops quietly with the exit code of a broken pipe instead of panicking.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").is_err() {
+        std::process::exit(141);
+    }
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines()
+        .map(|line| format!("{prefix}{line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_between_printed_texts() {
+        let d = max_abs_difference("tensor([4.0056, 1.])", "tensor([4.0058, 1.])").unwrap();
+        assert!((d - 0.0002).abs() < 1e-12);
+        assert_eq!(max_abs_difference("tensor([1.])", "tensor(1.)"), None);
+    }
+
+    #[test]
+    fn silent_harness_measures_misfit() {
+        let mut nb = Notebook::silent();
+        nb.show("x", "tensor([4.0056])", "tensor([4.0058])");
+        let misfit = nb.misfit();
+        assert!(misfit.outside > 0.0);
+        assert!(!nb.passed());
+        let mut nb = Notebook::silent();
+        nb.show("x", "tensor([4.0058])", "tensor([4.0058])");
+        assert_eq!(nb.misfit(), Misfit::default());
+        assert!(nb.passed());
+    }
+}

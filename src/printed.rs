@@ -1,0 +1,172 @@
+//! Reading numbers back out of printed text.
+//!
+//! A notebook's printed `0.8541` says the true value lay in `[0.85405, 0.85415]`; this
+//! module finds the numbers in a printed output together with that rounding interval,
+//! and splits a text into its numbers and the words and punctuation around them.
+
+/// One number as it was printed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrintedNumber {
+    pub value: f64,
+    /// Half a unit of the last printed digit: the printed value is the true value
+    /// rounded, so the true value lies within `value ± half_unit`.
+    pub half_unit: f64,
+}
+
+impl PrintedNumber {
+    /// How far `x` lies outside this number's rounding interval shrunk by `slack`
+    /// (1.0 is the whole interval), in units of the interval's half width.
+    pub fn miss(&self, x: f64, slack: f64) -> f64 {
+        if self.value.is_nan() {
+            return if x.is_nan() { 0.0 } else { 1.0e6 };
+        }
+        if self.value.is_infinite() {
+            return if x == self.value { 0.0 } else { 1.0e6 };
+        }
+        if !x.is_finite() {
+            return 1.0e6;
+        }
+        let half_width = self.half_unit * slack;
+        ((x - self.value).abs() - half_width).max(0.0) / self.half_unit
+    }
+}
+
+/// A printed text split into its numbers and the text between them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Split {
+    /// The text with every number replaced by `#`.
+    pub skeleton: String,
+    pub numbers: Vec<PrintedNumber>,
+}
+
+/// Splits printed text into numbers and skeleton. Numbers are decimal literals as
+/// Python and PyTorch print them (`-1.2656`, `1.`, `5`, `-3.5634e+00`, `nan`, `inf`);
+/// digits inside a word (`float32`, `x_1`) belong to the word.
+pub fn split(text: &str) -> Split {
+    let bytes = text.as_bytes();
+    let mut skeleton = String::new();
+    let mut numbers = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let word_before = i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        if !word_before {
+            if let Some((len, number)) = number_at(&text[i..]) {
+                let next = bytes.get(i + len).copied().unwrap_or(b' ');
+                if !(next.is_ascii_alphanumeric() || next == b'_') {
+                    skeleton.push('#');
+                    numbers.push(number);
+                    i += len;
+                    continue;
+                }
+            }
+        }
+        let ch = text[i..]
+            .chars()
+            .next()
+            .expect("index is on a char boundary");
+        skeleton.push(ch);
+        i += ch.len_utf8();
+    }
+    Split { skeleton, numbers }
+}
+
+/// The numbers in a printed text, in reading order.
+pub fn numbers(text: &str) -> Vec<PrintedNumber> {
+    split(text).numbers
+}
+
+/// Parses a number at the start of `s`: its byte length and value.
+fn number_at(s: &str) -> Option<(usize, PrintedNumber)> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    let negative = bytes.first() == Some(&b'-');
+    if negative {
+        i += 1;
+    }
+    for word in ["nan", "inf"] {
+        if s[i..].starts_with(word) {
+            let value = match (word, negative) {
+                ("nan", _) => f64::NAN,
+                (_, false) => f64::INFINITY,
+                (_, true) => f64::NEG_INFINITY,
+            };
+            return Some((
+                i + 3,
+                PrintedNumber {
+                    value,
+                    half_unit: 0.0,
+                },
+            ));
+        }
+    }
+    let int_start = i;
+    while i < bytes.len() && bytes[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i == int_start {
+        return None;
+    }
+    let mut decimals = 0i32;
+    if bytes.get(i) == Some(&b'.') {
+        i += 1;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+            decimals += 1;
+        }
+    }
+    let mut exponent = 0i32;
+    if matches!(bytes.get(i), Some(b'e') | Some(b'E')) {
+        let mut j = i + 1;
+        if matches!(bytes.get(j), Some(b'+') | Some(b'-')) {
+            j += 1;
+        }
+        let digits_start = j;
+        while j < bytes.len() && bytes[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j > digits_start {
+            exponent = s[i + 1..j].parse().ok()?;
+            i = j;
+        }
+    }
+    let value: f64 = s[..i].parse().ok()?;
+    let half_unit = 0.5 * 10f64.powi(exponent - decimals);
+    Some((i, PrintedNumber { value, half_unit }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_pytorch_output() {
+        let s = split("tensor([[ 1.3877, -1.2656],\n        [ 1., -3.5634e+00]])");
+        assert_eq!(s.skeleton, "tensor([[ #, #],\n        [ #, #]])");
+        let values: Vec<f64> = s.numbers.iter().map(|n| n.value).collect();
+        assert_eq!(values, vec![1.3877, -1.2656, 1.0, -3.5634]);
+        assert!((s.numbers[0].half_unit - 0.00005).abs() < 1e-15);
+        assert!((s.numbers[2].half_unit - 0.5).abs() < 1e-15);
+        assert!((s.numbers[3].half_unit - 0.00005).abs() < 1e-15);
+    }
+
+    #[test]
+    fn digits_inside_words_are_text() {
+        let s = split("torch.Size([5, 3]), dtype=torch.float32, x_1");
+        assert_eq!(s.skeleton, "torch.Size([#, #]), dtype=torch.float32, x_1");
+    }
+
+    #[test]
+    fn nan_and_inf() {
+        let s = split("tensor([nan, -inf, 2.])");
+        assert!(s.numbers[0].value.is_nan());
+        assert_eq!(s.numbers[1].value, f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn miss_measures_distance_outside_interval() {
+        let n = numbers("0.8541")[0].clone();
+        assert_eq!(n.miss(0.85412, 1.0), 0.0);
+        assert!(n.miss(0.85416, 1.0) > 0.0);
+        assert!(n.miss(0.85413, 0.5) > 0.0);
+    }
+}
