@@ -72,9 +72,11 @@ pub struct Notebook {
     mismatched: Vec<usize>,
     not_run: Vec<Deviation>,
     deviations: Vec<Deviation>,
+    incomparable: usize,
     checks_passed: usize,
     checks_failed: Vec<String>,
     figures: Vec<FigureRecord>,
+    findings: Vec<Deviation>,
     misfit: Misfit,
 }
 
@@ -105,9 +107,11 @@ impl Notebook {
             mismatched: Vec::new(),
             not_run: Vec::new(),
             deviations: Vec::new(),
+            incomparable: 0,
             checks_passed: 0,
             checks_failed: Vec::new(),
             figures: Vec::new(),
+            findings: Vec::new(),
             misfit: Misfit::default(),
         }
     }
@@ -167,6 +171,15 @@ impl Notebook {
         self.tensor_output(code, t, notebook, Some(tolerance))
     }
 
+    /// A cell whose output is a Python tuple of tensors, printed as Python prints it.
+    pub fn tensor_tuple(&mut self, code: &str, ts: &[&Tensor], notebook: &str) -> Result<()> {
+        let hosts = ts
+            .iter()
+            .map(|t| pt::HostTensor::from_tensor(t))
+            .collect::<Result<Vec<_>>>()?;
+        self.host_output(code, &hosts, true, notebook, None)
+    }
+
     fn tensor_output(
         &mut self,
         code: &str,
@@ -175,20 +188,43 @@ impl Notebook {
         tolerance: Option<Tolerance>,
     ) -> Result<()> {
         let host = pt::HostTensor::from_tensor(t)?;
-        if self.silent {
-            // Only the misfit is wanted: measure the values, skip the formatting.
-            if let pt::Values::Float(values) = &host.values {
-                self.add_misfit_of_values(values, notebook);
-                return Ok(());
+        self.host_output(code, &[host], false, notebook, tolerance.as_ref())
+    }
+
+    fn host_output(
+        &mut self,
+        code: &str,
+        hosts: &[pt::HostTensor],
+        as_tuple: bool,
+        notebook: &str,
+        tolerance: Option<&Tolerance>,
+    ) -> Result<()> {
+        let mut floats = Vec::new();
+        let mut all_float = true;
+        for host in hosts {
+            match &host.values {
+                pt::Values::Float(values) => floats.extend_from_slice(values),
+                _ => all_float = false,
             }
         }
-        let output = pt::repr_host(&host);
-        let n = self.open_cell(code);
-        match &host.values {
-            pt::Values::Float(values) => self.add_misfit_of_values(values, notebook),
-            _ => self.add_misfit_of_text(&output, notebook),
+        if self.silent && all_float {
+            // Only the misfit is wanted: measure the values, skip the formatting.
+            self.add_misfit_of_values(&floats, notebook);
+            return Ok(());
         }
-        self.compare(n, &output, notebook, tolerance.as_ref());
+        let reprs: Vec<String> = hosts.iter().map(pt::repr_host).collect();
+        let output = if as_tuple {
+            pt::tuple(&reprs)
+        } else {
+            reprs.concat()
+        };
+        let n = self.open_cell(code);
+        if all_float {
+            self.add_misfit_of_values(&floats, notebook);
+        } else {
+            self.add_misfit_of_text(&output, notebook);
+        }
+        self.compare(n, &output, notebook, tolerance);
         Ok(())
     }
 
@@ -256,6 +292,73 @@ impl Notebook {
             "    -> MISMATCH: the notebook printed:\n{}",
             indent(notebook, "    ")
         ));
+    }
+
+    /// A tensor cell whose printed text the notebook's export damaged (lines cut or
+    /// moved, spaces collapsed): compared number for number, as printed, with the
+    /// damage named in the summary.
+    pub fn tensor_damaged(
+        &mut self,
+        code: &str,
+        t: &Tensor,
+        notebook: &str,
+        damage: &str,
+    ) -> Result<()> {
+        let host = pt::HostTensor::from_tensor(t)?;
+        if self.silent {
+            return Ok(());
+        }
+        let output = pt::repr_host(&host);
+        let n = self.open_cell(code);
+        self.compared += 1;
+        self.say(&format!("Out[{n}]:\n{output}"));
+        let ours = printed_tokens(&output);
+        let theirs = printed_tokens(notebook);
+        if !theirs.is_empty() && ours == theirs {
+            self.within_tolerance += 1;
+            let what = format!("matches the notebook number for number; {damage}");
+            self.say(&format!(
+                "    -> {what}; the notebook printed:\n{}",
+                indent(notebook, "    ")
+            ));
+            self.deviations.push(Deviation { cell: n, what });
+        } else {
+            self.mismatched.push(n);
+            self.say(&format!(
+                "    -> MISMATCH: the notebook printed:\n{}",
+                indent(notebook, "    ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// A cell whose output cannot match the notebook by design (it printed a path on
+    /// the author's machine, or a different copy of the data): printed beside the
+    /// notebook's text and listed as a deviation with its reason.
+    pub fn show_incomparable(&mut self, code: &str, output: &str, notebook: &str, reason: &str) {
+        let n = self.open_cell(code);
+        self.incomparable += 1;
+        self.say(&format!(
+            "Out[{n}]:\n{output}\n    -> not comparable: {reason}; the notebook printed:\n{}",
+            indent(notebook, "    ")
+        ));
+        self.deviations.push(Deviation {
+            cell: n,
+            what: format!("not comparable: {reason}"),
+        });
+    }
+
+    /// A mistake of the notebook: what is wrong, shown and explained. Listed in the
+    /// summary; not a failure of the chapter.
+    pub fn finding(&mut self, title: &str, explanation: &str) {
+        self.say(&format!(
+            "  NOTEBOOK MISTAKE: {title}\n{}",
+            indent(explanation, "    ")
+        ));
+        self.findings.push(Deviation {
+            cell: self.cells,
+            what: title.to_string(),
+        });
     }
 
     /// Output of the chapter's own that the notebook did not print (the inputs used at
@@ -339,6 +442,7 @@ impl Notebook {
             format!("  verbatim: {}", self.verbatim),
             format!("  within a stated tolerance: {}", self.within_tolerance),
             format!("  mismatched: {}", self.mismatched.len()),
+            format!("outputs that cannot match by design: {}", self.incomparable),
             format!(
                 "checks of the chapter's own: {} passed, {} failed",
                 self.checks_passed,
@@ -357,6 +461,12 @@ impl Notebook {
             }
             for d in self.deviations.iter() {
                 lines.push(format!("  cell {}: {}", d.cell, d.what));
+            }
+        }
+        if !self.findings.is_empty() {
+            lines.push(format!("notebook mistakes found: {}", self.findings.len()));
+            for f in &self.findings {
+                lines.push(format!("  cell {}: {}", f.cell, f.what));
             }
         }
         for n in &self.mismatched {
@@ -399,6 +509,15 @@ pub fn max_abs_difference(a: &str, b: &str) -> Option<f64> {
         }
     }
     Some(largest)
+}
+
+/// The numbers of a printed text as spelled (`-1.9971e-02`), ignoring layout.
+fn printed_tokens(text: &str) -> Vec<String> {
+    printed::split(text)
+        .numbers
+        .into_iter()
+        .map(|n| n.literal)
+        .collect()
 }
 
 /// Writes a line to stdout. When the reader has gone (`chapter-2 | head`), the chapter

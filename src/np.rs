@@ -3,6 +3,8 @@
 //! `print` of a numpy float64 scalar is Python's `repr` of a float (shortest round-trip
 //! digits, `1.0`, `1e-05`, `1e+16`); a float32 scalar uses the shortest digits that
 //! round-trip in float32 (`0.9162907`); integer arrays print as `array([0, 0, 1])`.
+//! Python string literals are read as Python reads them (`\b` is a backspace) and
+//! printed as `repr` prints them.
 
 /// Python's `repr(x)` of a float (what `print` shows for a float64 scalar).
 pub fn float64(x: f64) -> String {
@@ -83,6 +85,92 @@ pub fn int_array(values: &[i64]) -> String {
     format!("array([{}])", &text[HANGING_INDENT..])
 }
 
+/// The value of the body of a non-raw Python string literal: escapes are replaced as
+/// Python replaces them (`\\n` newline, `\\b` backspace, `\\f` form feed, `\\xNN`,
+/// octal); an unknown escape such as `\\p` keeps its backslash.
+pub fn python_unescape(body: &str) -> String {
+    let mut out = String::new();
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            None => out.push('\\'),
+            Some('\n') => {} // a backslash before a newline joins the lines
+            Some('\\') => out.push('\\'),
+            Some('\'') => out.push('\''),
+            Some('"') => out.push('"'),
+            Some('a') => out.push('\u{07}'),
+            Some('b') => out.push('\u{08}'),
+            Some('f') => out.push('\u{0c}'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('v') => out.push('\u{0b}'),
+            Some('x') => {
+                let hex: String = (0..2).filter_map(|_| chars.next()).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(ch) if hex.len() == 2 => out.push(ch),
+                    _ => {
+                        out.push_str("\\x");
+                        out.push_str(&hex);
+                    }
+                }
+            }
+            Some(d @ '0'..='7') => {
+                let mut code = d.to_digit(8).unwrap_or(0);
+                for _ in 0..2 {
+                    match chars.peek().and_then(|c| c.to_digit(8)) {
+                        Some(v) => {
+                            code = code * 8 + v;
+                            chars.next();
+                        }
+                        None => break,
+                    }
+                }
+                out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
+            }
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+        }
+    }
+    out
+}
+
+/// Python's `repr` of a `str`: single quotes unless the text holds `'` and no `"`;
+/// backslashes, the quote and control characters escaped.
+pub fn python_str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::new();
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +198,17 @@ mod tests {
             "array([ 0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15, 16,\n       \
              17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29])"
         );
+    }
+
+    #[test]
+    fn python_strings() {
+        let value = python_unescape(r"\begin{x}\frac \sum \\ a\neq");
+        assert_eq!(value, "\u{08}egin{x}\u{0c}rac \\sum \\ a\neq");
+        assert_eq!(
+            python_str_repr(&value),
+            r"'\x08egin{x}\x0crac \\sum \\ a\neq'"
+        );
+        assert_eq!(python_str_repr("it's"), "\"it's\"");
+        assert_eq!(python_unescape(r"\x41\101\q"), "AA\\q");
     }
 }

@@ -11,6 +11,8 @@ pub struct PrintedNumber {
     /// Half a unit of the last printed digit: the printed value is the true value
     /// rounded, so the true value lies within `value ± half_unit`.
     pub half_unit: f64,
+    /// The number as it was spelled (`-1.9971e-02`).
+    pub literal: String,
 }
 
 impl PrintedNumber {
@@ -95,6 +97,7 @@ fn number_at(s: &str) -> Option<(usize, PrintedNumber)> {
                 PrintedNumber {
                     value,
                     half_unit: 0.0,
+                    literal: s[..i + 3].to_string(),
                 },
             ));
         }
@@ -131,7 +134,14 @@ fn number_at(s: &str) -> Option<(usize, PrintedNumber)> {
     }
     let value: f64 = s[..i].parse().ok()?;
     let half_unit = 0.5 * 10f64.powi(exponent - decimals);
-    Some((i, PrintedNumber { value, half_unit }))
+    Some((
+        i,
+        PrintedNumber {
+            value,
+            half_unit,
+            literal: s[..i].to_string(),
+        },
+    ))
 }
 
 #[cfg(test)]

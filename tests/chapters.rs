@@ -102,3 +102,143 @@ fn help_lists_the_flags() {
         assert!(text.contains(flag), "{text}");
     }
 }
+
+const CHAPTER_1: &str = env!("CARGO_BIN_EXE_chapter-1");
+const CHAPTER_3: &str = env!("CARGO_BIN_EXE_chapter-3");
+const CHAPTER_4: &str = env!("CARGO_BIN_EXE_chapter-4");
+
+/// The shared MNIST folder beside the project, which the tests and CI use.
+fn shared_mnist() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist");
+    assert!(
+        dir.join("train-images-idx3-ubyte").is_file(),
+        "the tests need MNIST at {} (../shared/data/mnist beside the project)",
+        dir.display()
+    );
+    dir
+}
+
+/// A fresh folder for one test's output.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("crossent-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn chapter_1_reproduces_its_notebook_and_writes_six_pngs() {
+    let out_dir = scratch("chapter-1");
+    let mnist = shared_mnist();
+    let out = run(
+        CHAPTER_1,
+        &[
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--data-dir",
+            mnist.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "chapter-1 failed:\n{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("mismatched: 0\n"), "{text}");
+    assert!(text.contains("figures written: 6\n"), "{text}");
+    let mut pngs: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    pngs.sort();
+    assert_eq!(
+        pngs,
+        [
+            "1-nll-of-linspace.png",
+            "2-neg-log.png",
+            "3-entropy-plus-kl.png",
+            "4-softmax.png",
+            "5-cross-soft.png",
+            "6-library-cross-entropy.png"
+        ],
+        "exactly the six figures, no partial files"
+    );
+    for png in &pngs {
+        let image = image::open(out_dir.join(png)).expect("a valid PNG");
+        assert_eq!((image.width(), image.height()), (900, 560), "{png}");
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+    snapshot("chapter-1", &text);
+}
+
+#[test]
+fn chapter_1_without_mnist_still_runs_and_says_so() {
+    let out_dir = scratch("chapter-1-no-mnist");
+    let empty = scratch("empty-mnist");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(
+        CHAPTER_1,
+        &[
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--data-dir",
+            empty.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("-> not run: no MNIST files"), "{text}");
+    assert!(text.contains("cells reproduced: 15 of 16\n"), "{text}");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let _ = std::fs::remove_dir_all(&empty);
+}
+
+#[test]
+fn chapter_1_with_an_unusable_output_folder_fails_in_one_line() {
+    let blocker = scratch("blocker");
+    std::fs::write(&blocker, b"a file, not a folder").unwrap();
+    let target = blocker.join("figures");
+    let out = run(CHAPTER_1, &["--out", target.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cannot create the output folder"), "{err}");
+    assert!(err.contains("--out"), "{err}");
+    let _ = std::fs::remove_file(&blocker);
+}
+
+#[test]
+fn chapter_3_reproduces_its_notebook() {
+    let out = run(CHAPTER_3, &[], &[]);
+    assert!(out.status.success(), "chapter-3 failed:\n{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("verbatim: 1\n"), "{text}");
+    snapshot("chapter-3", &text);
+}
+
+#[test]
+fn chapter_4_reproduces_its_notebook() {
+    let out = run(CHAPTER_4, &[], &[]);
+    assert!(out.status.success(), "chapter-4 failed:\n{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("verbatim: 11\n"), "{text}");
+    assert!(text.contains("mismatched: 0\n"), "{text}");
+    snapshot("chapter-4", &text);
+}
+
+#[test]
+fn chapter_4_on_rounded_inputs_reports_the_mismatches_and_fails() {
+    let out = run(CHAPTER_4, &["--as-printed"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("-> MISMATCH"), "{text}");
+    assert!(text.contains("result: FAILED"), "{text}");
+}
+
+#[test]
+fn every_chapter_is_the_same_with_one_or_two_threads() {
+    for binary in [CHAPTER_3, CHAPTER_4] {
+        let one = run(binary, &[], &[("RAYON_NUM_THREADS", "1")]);
+        let two = run(binary, &[], &[("RAYON_NUM_THREADS", "2")]);
+        assert!(one.status.success() && two.status.success(), "{binary}");
+        assert_eq!(stdout(&one), stdout(&two), "{binary}");
+    }
+}
