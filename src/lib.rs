@@ -3,11 +3,12 @@
 //!
 //! The chapters (`chapters/chapter-N.rs`) share what is here: PyTorch- and numpy-style
 //! printing, the cell harness that checks each output against the notebook, the search
-//! that recovers inputs from their rounded prints, tensor helpers, plots, finding
-//! MNIST, the device choice and the command line.
+//! that recovers inputs from their rounded prints, tensor helpers, plots, MNIST, the
+//! minibatch lesson's pieces and training loops, the device choice and the command line.
 
 pub mod cli;
 pub mod device;
+pub mod lesson;
 pub mod mnist;
 pub mod notebook;
 pub mod np;
@@ -16,3 +17,4 @@ pub mod printed;
 pub mod pt;
 pub mod refine;
 pub mod torchlike;
+pub mod train;

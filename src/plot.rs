@@ -170,8 +170,12 @@ impl Figure {
                     .map(|(&x, &y)| (x, y))
                     .collect();
             let drawn = match s.line {
+                // Thick strokes over thousands of points draw spikes past the axes.
                 Line::Solid => chart
-                    .draw_series(LineSeries::new(points, color.stroke_width(3)))
+                    .draw_series(LineSeries::new(
+                        points,
+                        color.stroke_width(if s.x.len() > 500 { 1 } else { 3 }),
+                    ))
                     .map_err(|e| plot_err(&e))?,
                 Line::Dotted { width } => chart
                     .draw_series(DashedLineSeries::new(
@@ -200,13 +204,75 @@ impl Figure {
     }
 }
 
-/// The default output folder of a chapter's figures: `figures/<chapter>` in the build
-/// output (the cargo target directory).
-pub fn default_out_dir(chapter: &str) -> PathBuf {
-    let target = option_env!("CARGO_TARGET_DIR")
+/// Writes a grayscale image (`plt.imshow` with the gray colour map): `pixels` row-major
+/// in [0, 1], each drawn as a `scale`×`scale` square, to `dir/<name>.png`.
+pub fn write_gray_image(
+    dir: &Path,
+    name: &str,
+    pixels: &[f32],
+    (rows, cols): (usize, usize),
+    scale: u32,
+) -> Result<FigureRecord> {
+    if pixels.len() != rows * cols {
+        bail!(
+            "an image of {rows}x{cols} needs {} pixels, got {}",
+            rows * cols,
+            pixels.len()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "cannot create the output folder {}; choose another with --out",
+            dir.display()
+        )
+    })?;
+    let file = format!("{name}.png");
+    let final_path = dir.join(&file);
+    let partial = dir.join(format!(".{name}.partial.png"));
+    let drawn = (|| -> Result<()> {
+        let plot_err = |e: &dyn std::fmt::Display| anyhow!("drawing failed: {e}");
+        let size = (cols as u32 * scale, rows as u32 * scale);
+        let root = BitMapBackend::new(&partial, size).into_drawing_area();
+        for (k, &v) in pixels.iter().enumerate() {
+            let level = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+            let (r, c) = ((k / cols) as i32, (k % cols) as i32);
+            let s = scale as i32;
+            root.draw(&Rectangle::new(
+                [(c * s, r * s), (c * s + s, r * s + s)],
+                RGBColor(level, level, level).filled(),
+            ))
+            .map_err(|e| plot_err(&e))?;
+        }
+        root.present().map_err(|e| plot_err(&e))?;
+        Ok(())
+    })();
+    if let Err(e) = drawn {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e.context(format!("cannot write {}", final_path.display())));
+    }
+    std::fs::rename(&partial, &final_path)
+        .with_context(|| format!("cannot write {}", final_path.display()))?;
+    let mean = pixels.iter().map(|&v| f64::from(v)).sum::<f64>() / pixels.len() as f64;
+    Ok(FigureRecord {
+        relative_path: file,
+        summary: format!(
+            "{rows}x{cols} gray image, drawn {scale}x; mean pixel {}",
+            round4(mean)
+        ),
+    })
+}
+
+/// The project's build output: the cargo target directory the chapters were built in.
+pub fn build_output_dir() -> PathBuf {
+    option_env!("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("figures").join(chapter)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// The default output folder of a chapter's figures: `figures/<chapter>` in the build
+/// output.
+pub fn default_out_dir(chapter: &str) -> PathBuf {
+    build_output_dir().join("figures").join(chapter)
 }
 
 fn round4(x: f64) -> String {

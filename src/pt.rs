@@ -131,6 +131,16 @@ pub fn repr(t: &Tensor) -> Result<String> {
     Ok(repr_host(&HostTensor::from_tensor(t)?))
 }
 
+/// `repr(t)` of a tensor that PyTorch would print with an autograd note, such as
+/// `grad_fn=<NllLossBackward>` (candle keeps no such names; the chapter gives the one
+/// the notebook showed).
+pub fn repr_with_grad_fn(t: &Tensor, grad_fn: &str) -> Result<String> {
+    Ok(repr_host_with(
+        &HostTensor::from_tensor(t)?,
+        &[format!("grad_fn=<{grad_fn}>")],
+    ))
+}
+
 /// `repr(t)` of a tensor of 0/1 values that PyTorch would hold as `torch.bool`
 /// (candle's comparisons return `u8`).
 pub fn repr_bool(t: &Tensor) -> Result<String> {
@@ -166,6 +176,11 @@ pub fn list<S: AsRef<str>>(items: &[S]) -> String {
 
 /// `repr` of a host tensor: the whole of PyTorch's `_str_intern` for a dense CPU tensor.
 pub fn repr_host(t: &HostTensor) -> String {
+    repr_host_with(t, &[])
+}
+
+/// `repr_host` with further suffixes after the dtype (`grad_fn=<...>`).
+pub fn repr_host_with(t: &HostTensor, extra_suffixes: &[String]) -> String {
     const PREFIX: &str = "tensor(";
     let indent = PREFIX.len();
     let mut suffixes = Vec::new();
@@ -184,6 +199,7 @@ pub fn repr_host(t: &HostTensor) -> String {
         }
         tensor_str(t, indent)
     };
+    suffixes.extend(extra_suffixes.iter().cloned());
     add_suffixes(format!("{PREFIX}{body}"), &suffixes, indent)
 }
 

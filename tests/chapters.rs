@@ -235,10 +235,79 @@ fn chapter_4_on_rounded_inputs_reports_the_mismatches_and_fails() {
 
 #[test]
 fn every_chapter_is_the_same_with_one_or_two_threads() {
-    for binary in [CHAPTER_3, CHAPTER_4] {
-        let one = run(binary, &[], &[("RAYON_NUM_THREADS", "1")]);
-        let two = run(binary, &[], &[("RAYON_NUM_THREADS", "2")]);
+    let mnist = shared_mnist();
+    let out_dir = scratch("threads");
+    let data_args = [
+        "--data-dir",
+        mnist.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    for (binary, args) in [
+        (CHAPTER_1, &data_args[..]),
+        (CHAPTER_3, &[][..]),
+        (CHAPTER_4, &[][..]),
+        (CHAPTER_5, &data_args[..]),
+    ] {
+        let one = run(binary, args, &[("RAYON_NUM_THREADS", "1")]);
+        let two = run(binary, args, &[("RAYON_NUM_THREADS", "2")]);
         assert!(one.status.success() && two.status.success(), "{binary}");
         assert_eq!(stdout(&one), stdout(&two), "{binary}");
     }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+const CHAPTER_5: &str = env!("CARGO_BIN_EXE_chapter-5");
+
+#[test]
+fn chapter_5_trains_on_real_mnist_and_reproduces_the_lesson() {
+    let out_dir = scratch("chapter-5");
+    let mnist = shared_mnist();
+    let out = run(
+        CHAPTER_5,
+        &[
+            "--data-dir",
+            mnist.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "chapter-5 failed:\n{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("mismatched: 0\n"), "{text}");
+    assert!(text.contains("figures written: 6\n"), "{text}");
+    assert!(
+        text.contains("check: after five epochs the validation accuracy is above 0.96"),
+        "{text}"
+    );
+    for png in [
+        "valid-0.png",
+        "valid-0-sampled.png",
+        "train-shuffled-1.png",
+        "train-shuffled-2.png",
+        "training-loss.png",
+        "validation.png",
+    ] {
+        image::open(out_dir.join(png)).unwrap_or_else(|e| panic!("{png}: {e}"));
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+    snapshot("chapter-5", &text);
+}
+
+#[test]
+fn chapter_5_without_mnist_fails_in_one_line() {
+    let empty = scratch("chapter-5-empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(CHAPTER_5, &["--data-dir", empty.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("train-images-idx3-ubyte is missing"), "{err}");
+    assert!(err.contains("--download"), "{err}");
+    assert!(
+        stdout(&out).is_empty(),
+        "nothing printed before the data is checked"
+    );
+    let _ = std::fs::remove_dir_all(&empty);
 }
