@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod device;
 pub mod lesson;
+pub mod loss;
 pub mod mnist;
 pub mod notebook;
 pub mod np;

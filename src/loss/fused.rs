@@ -1,0 +1,376 @@
+//! The fused CPU cross-entropy: a candle custom op whose forward makes one pass over each
+//! row of logits (its maximum, then the sum of `exp(x - max)` while the row is in cache)
+//! and whose backward writes `scale · (A · softmax - B)` in one more pass, where `A` and
+//! `B` follow from the target kind, the class weights and the label smoothing. Rows run
+//! in parallel (rayon); each row's shift and log-sum are kept from the forward pass for
+//! the backward one, so no full-size temporary exists besides the gradient itself.
+
+use super::kernels::Real;
+use super::{CrossEntropyOptions, Geometry, Reduction, Targets};
+use anyhow::Result;
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Storage, Tensor};
+use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
+
+/// Everything the forward and backward passes share.
+struct Inner {
+    g: Geometry,
+    targets: Targets,
+    weight: Option<Vec<f64>>,
+    ignore_index: i64,
+    eps: f64,
+    reduction: Reduction,
+    out_shape: Vec<usize>,
+    /// Filled by the forward pass: each position's shift and log of the shifted sum,
+    /// and the mean's divisor.
+    saved: Mutex<Saved>,
+}
+
+#[derive(Default)]
+struct Saved {
+    /// Per position: the row maximum `m` and `ln(sum(exp(x - m)))`.
+    shift: Vec<(f64, f64)>,
+    divisor: f64,
+}
+
+pub(crate) fn cross_entropy(
+    input: &Tensor,
+    targets: Targets,
+    weight: Option<Vec<f64>>,
+    g: Geometry,
+    opts: &CrossEntropyOptions,
+    out_shape: &[usize],
+) -> Result<Tensor> {
+    let inner = Arc::new(Inner {
+        g,
+        targets,
+        weight,
+        ignore_index: opts.ignore_index,
+        eps: opts.label_smoothing,
+        reduction: opts.reduction,
+        out_shape: out_shape.to_vec(),
+        saved: Mutex::new(Saved::default()),
+    });
+    Ok(input.apply_op1_arc(Arc::new(Box::new(Forward(inner))))?)
+}
+
+struct Forward(Arc<Inner>);
+struct Backward(Arc<Inner>);
+
+fn op_err(msg: impl std::fmt::Display) -> candle_core::Error {
+    candle_core::Error::Msg(msg.to_string())
+}
+
+/// The contiguous data of a CPU tensor as a slice, through a read guard.
+fn with_cpu_slice<T: candle_core::WithDType, R>(
+    t: &Tensor,
+    f: impl FnOnce(&[T]) -> candle_core::Result<R>,
+) -> candle_core::Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    match &*storage {
+        Storage::Cpu(cpu) => {
+            let data = cpu.as_slice::<T>()?;
+            let (start, end) = layout
+                .contiguous_offsets()
+                .ok_or_else(|| op_err("cross_entropy needs contiguous targets"))?;
+            f(&data[start..end])
+        }
+        _ => Err(op_err("the fused cross_entropy runs on the CPU")),
+    }
+}
+
+fn input_slice<'a, T: candle_core::WithDType>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> candle_core::Result<&'a [T]> {
+    let data = storage.as_slice::<T>()?;
+    let (start, end) = layout
+        .contiguous_offsets()
+        .ok_or_else(|| op_err("cross_entropy needs a contiguous input"))?;
+    Ok(&data[start..end])
+}
+
+/// Per-position terms of the loss for one row of logits `x` (with its probabilities
+/// `y` in probability mode): the loss, the shift `(m, ln sum exp(x - m))`, and the weight
+/// the mean divides by. Every log-probability is formed as `(x - m) - ln_sum`, so huge
+/// logits keep their small differences.
+fn row_forward<T: Real>(
+    inner: &Inner,
+    x: &[T],
+    y: Option<&[T]>,
+    position: usize,
+) -> (f64, (f64, f64), f64) {
+    let c = inner.g.c;
+    let eps = inner.eps;
+    let m = T::row_max(x);
+    let ln_sum = T::row_sum_exp(x, m).ln();
+    let mf = m.as_f64();
+    // -log p_k = (m - x_k) + ln_sum
+    let neg_logp = |v: T| (mf - v.as_f64()) + ln_sum;
+    let w = |k: usize| inner.weight.as_ref().map_or(1.0, |w| w[k]);
+    match (&inner.targets, y) {
+        (Targets::Classes(t), _) => {
+            let t = t[position];
+            if t == inner.ignore_index {
+                return (0.0, (mf, ln_sum), 0.0);
+            }
+            let t = t as usize;
+            let w_t = w(t);
+            let nll = w_t * neg_logp(x[t]);
+            if eps == 0.0 {
+                return (nll, (mf, ln_sum), w_t);
+            }
+            let smooth: f64 = x.iter().enumerate().map(|(k, &v)| w(k) * neg_logp(v)).sum();
+            (
+                (1.0 - eps) * nll + eps / c as f64 * smooth,
+                (mf, ln_sum),
+                w_t,
+            )
+        }
+        (Targets::Probabilities(_), Some(y)) => {
+            let loss = x
+                .iter()
+                .zip(y)
+                .enumerate()
+                .map(|(k, (&v, &p))| {
+                    let yk = p.as_f64() * (1.0 - eps) + eps / c as f64;
+                    w(k) * yk * neg_logp(v)
+                })
+                .sum();
+            (loss, (mf, ln_sum), 1.0)
+        }
+        (Targets::Probabilities(_), None) => (f64::NAN, (mf, ln_sum), 1.0),
+    }
+}
+
+/// Writes one row's gradient `scale · (A · softmax - B)` into `out`.
+fn row_backward<T: Real>(
+    inner: &Inner,
+    x: &[T],
+    y: Option<&[T]>,
+    position: usize,
+    (m, ln_sum): (f64, f64),
+    scale: f64,
+    out: &mut [T],
+) {
+    let c = inner.g.c;
+    let eps = inner.eps;
+    let w = |k: usize| inner.weight.as_ref().map_or(1.0, |w| w[k]);
+    match (&inner.targets, y) {
+        (Targets::Classes(t), _) => {
+            let t = t[position];
+            if t == inner.ignore_index {
+                out.iter_mut().for_each(|o| *o = T::of_f64(0.0));
+                return;
+            }
+            let t = t as usize;
+            let w_t = w(t);
+            let sum_w = match &inner.weight {
+                Some(ws) => ws.iter().sum(),
+                None => c as f64,
+            };
+            let a = (1.0 - eps) * w_t + eps / c as f64 * sum_w;
+            T::write_scaled_exp(x, T::of_f64(m), ln_sum, scale * a, out);
+            out[t] = T::of_f64(out[t].as_f64() - scale * (1.0 - eps) * w_t);
+            if eps > 0.0 {
+                for (k, o) in out.iter_mut().enumerate() {
+                    *o = T::of_f64(o.as_f64() - scale * eps / c as f64 * w(k));
+                }
+            }
+        }
+        (Targets::Probabilities(_), Some(y)) => {
+            let smoothed = |p: T| p.as_f64() * (1.0 - eps) + eps / c as f64;
+            let a: f64 = y.iter().enumerate().map(|(k, &p)| w(k) * smoothed(p)).sum();
+            T::write_scaled_exp(x, T::of_f64(m), ln_sum, scale * a, out);
+            for (k, (o, &p)) in out.iter_mut().zip(y).enumerate() {
+                *o = T::of_f64(o.as_f64() - scale * w(k) * smoothed(p));
+            }
+        }
+        (Targets::Probabilities(_), None) => {}
+    }
+}
+
+/// Runs `row` for every position of batch entry `n`: directly on the row when there are
+/// no spatial dimensions, else on a gathered copy of the strided row.
+fn for_each_position<T: Real, R: Send>(
+    g: Geometry,
+    x: &[T],
+    y: Option<&[T]>,
+    row: impl Fn(usize, &[T], Option<&[T]>) -> R + Sync,
+) -> Vec<R> {
+    let block = g.c * g.s;
+    (0..g.n)
+        .into_par_iter()
+        .flat_map_iter(|n| {
+            let xs = &x[n * block..(n + 1) * block];
+            let ys = y.map(|y| &y[n * block..(n + 1) * block]);
+            let row = &row;
+            (0..g.s).map(move |k| {
+                let position = n * g.s + k;
+                if g.s == 1 {
+                    row(position, xs, ys)
+                } else {
+                    let gx: Vec<T> = (0..g.c).map(|c| xs[c * g.s + k]).collect();
+                    let gy: Option<Vec<T>> =
+                        ys.map(|ys| (0..g.c).map(|c| ys[c * g.s + k]).collect());
+                    row(position, &gx, gy.as_deref())
+                }
+            })
+        })
+        .collect()
+}
+
+impl Forward {
+    fn run<T: Real + candle_core::WithDType>(
+        &self,
+        x: &[T],
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let inner = &self.0;
+        let run = |y: Option<&[T]>| {
+            for_each_position(inner.g, x, y, |position, xs, ys| {
+                row_forward(inner, xs, ys, position)
+            })
+        };
+        let rows = match &inner.targets {
+            Targets::Probabilities(t) => with_cpu_slice::<T, _>(t, |y| Ok(run(Some(y))))?,
+            Targets::Classes(_) => run(None),
+        };
+        let total: f64 = rows.iter().map(|r| r.0).sum();
+        let divisor = match (&inner.targets, inner.reduction) {
+            (_, Reduction::None | Reduction::Sum) => 1.0,
+            (Targets::Classes(_), Reduction::Mean) => rows.iter().map(|r| r.2).sum(),
+            (Targets::Probabilities(_), Reduction::Mean) => (inner.g.n * inner.g.s) as f64,
+        };
+        let mut saved = inner
+            .saved
+            .lock()
+            .map_err(|_| op_err("cross_entropy state poisoned"))?;
+        saved.shift = rows.iter().map(|r| r.1).collect();
+        saved.divisor = divisor;
+        let (values, shape): (Vec<T>, Shape) = match inner.reduction {
+            Reduction::None => (
+                rows.iter().map(|r| T::of_f64(r.0)).collect(),
+                Shape::from(inner.out_shape.clone()),
+            ),
+            Reduction::Sum => (vec![T::of_f64(total)], Shape::from(())),
+            Reduction::Mean => (vec![T::of_f64(total / divisor)], Shape::from(())),
+        };
+        Ok((T::to_cpu_storage_owned(values), shape))
+    }
+}
+
+impl CustomOp1 for Forward {
+    fn name(&self) -> &'static str {
+        "crossent-cross-entropy"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        match storage {
+            CpuStorage::F32(_) => self.run::<f32>(input_slice(storage, layout)?),
+            CpuStorage::F64(_) => self.run::<f64>(input_slice(storage, layout)?),
+            _ => Err(op_err("the fused cross_entropy computes in f32 or f64")),
+        }
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let grad = arg.apply_op2_no_bwd(&grad_res.contiguous()?, &Backward(self.0.clone()))?;
+        Ok(Some(grad))
+    }
+}
+
+impl Backward {
+    fn run<T: Real + candle_core::WithDType>(
+        &self,
+        x: &[T],
+        upstream: &[T],
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let inner = &self.0;
+        let g = inner.g;
+        let saved = inner
+            .saved
+            .lock()
+            .map_err(|_| op_err("cross_entropy state poisoned"))?;
+        let scale_of = |position: usize| match inner.reduction {
+            Reduction::None => upstream[position].as_f64(),
+            Reduction::Sum => upstream[0].as_f64(),
+            Reduction::Mean => upstream[0].as_f64() / saved.divisor,
+        };
+        let mut grad = vec![T::of_f64(0.0); x.len()];
+        let block = g.c * g.s;
+        let fill = |y: Option<&[T]>, grad: &mut Vec<T>| {
+            grad.par_chunks_mut(block)
+                .enumerate()
+                .for_each(|(n, gout)| {
+                    let xs = &x[n * block..(n + 1) * block];
+                    let ys = y.map(|y| &y[n * block..(n + 1) * block]);
+                    for k in 0..g.s {
+                        let position = n * g.s + k;
+                        let (shift, scale) = (saved.shift[position], scale_of(position));
+                        if g.s == 1 {
+                            row_backward(inner, xs, ys, position, shift, scale, gout);
+                        } else {
+                            let gx: Vec<T> = (0..g.c).map(|c| xs[c * g.s + k]).collect();
+                            let gy: Option<Vec<T>> =
+                                ys.map(|ys| (0..g.c).map(|c| ys[c * g.s + k]).collect());
+                            let mut row = vec![T::of_f64(0.0); g.c];
+                            row_backward(
+                                inner,
+                                &gx,
+                                gy.as_deref(),
+                                position,
+                                shift,
+                                scale,
+                                &mut row,
+                            );
+                            for (c, v) in row.into_iter().enumerate() {
+                                gout[c * g.s + k] = v;
+                            }
+                        }
+                    }
+                });
+        };
+        match &inner.targets {
+            Targets::Probabilities(t) => with_cpu_slice::<T, _>(t, |y| {
+                fill(Some(y), &mut grad);
+                Ok(())
+            })?,
+            Targets::Classes(_) => fill(None, &mut grad),
+        }
+        let mut dims = vec![g.n, g.c];
+        if inner.out_shape.is_empty() {
+            dims = vec![g.c];
+        } else {
+            dims.extend_from_slice(&inner.out_shape[1..]);
+        }
+        Ok((T::to_cpu_storage_owned(grad), Shape::from(dims)))
+    }
+}
+
+impl CustomOp2 for Backward {
+    fn name(&self) -> &'static str {
+        "crossent-cross-entropy-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        match s1 {
+            CpuStorage::F32(_) => self.run::<f32>(input_slice(s1, l1)?, input_slice(s2, l2)?),
+            CpuStorage::F64(_) => self.run::<f64>(input_slice(s1, l1)?, input_slice(s2, l2)?),
+            _ => Err(op_err("the fused cross_entropy computes in f32 or f64")),
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Row kernels of the fused cross-entropy: the maximum of a row, the sum of
+//! `exp(x - max)`, and `scale · exp(x - lse)` written out. For f32 they use a
+//! vectorisable `exp` (Cephes' single-precision polynomial, within 2 ulp) compiled for
+//! AVX2+FMA when the CPU has it; f64 uses the standard library.
+
+/// The element types the fused loss computes in.
+pub(crate) trait Real: Copy + Send + Sync + PartialOrd + 'static {
+    fn as_f64(self) -> f64;
+    fn of_f64(v: f64) -> Self;
+    /// The largest element, NaN if any element is NaN, `-inf` for an empty row.
+    fn row_max(x: &[Self]) -> Self;
+    /// `sum(exp(x - m))`.
+    fn row_sum_exp(x: &[Self], m: Self) -> f64;
+    /// `out[c] = scale * exp((x[c] - m) - log_sum)`: the softmax, scaled, with the shift
+    /// `m` taken first so that huge logits keep their small differences.
+    fn write_scaled_exp(x: &[Self], m: Self, log_sum: f64, scale: f64, out: &mut [Self]);
+}
+
+impl Real for f64 {
+    fn as_f64(self) -> f64 {
+        self
+    }
+    fn of_f64(v: f64) -> Self {
+        v
+    }
+    fn row_max(x: &[f64]) -> f64 {
+        x.iter().fold(f64::NEG_INFINITY, |m, &v| nan_max(m, v))
+    }
+    fn row_sum_exp(x: &[f64], m: f64) -> f64 {
+        x.iter().map(|&v| (v - m).exp()).sum()
+    }
+    fn write_scaled_exp(x: &[f64], m: f64, log_sum: f64, scale: f64, out: &mut [f64]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = scale * ((v - m) - log_sum).exp();
+        }
+    }
+}
+
+impl Real for f32 {
+    fn as_f64(self) -> f64 {
+        f64::from(self)
+    }
+    fn of_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn row_max(x: &[f32]) -> f32 {
+        dispatch!(max_f32(x))
+    }
+    fn row_sum_exp(x: &[f32], m: f32) -> f64 {
+        dispatch!(sum_exp_f32(x, m))
+    }
+    fn write_scaled_exp(x: &[f32], m: f32, log_sum: f64, scale: f64, out: &mut [f32]) {
+        dispatch!(scaled_exp_f32(x, m, log_sum as f32, scale as f32, out))
+    }
+}
+
+/// Calls the AVX2+FMA build of a kernel when the CPU has it, else the portable one.
+macro_rules! dispatch {
+    ($name:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports the features the function is compiled for.
+                return unsafe { avx2::$name($($arg),*) };
+            }
+        }
+        // SAFETY: the portable build needs no CPU feature.
+        unsafe { portable::$name($($arg),*) }
+    }};
+}
+use dispatch;
+
+/// `max` that keeps a NaN once seen.
+#[inline(always)]
+fn nan_max<T: PartialOrd + Copy>(m: T, v: T) -> T {
+    #[allow(clippy::eq_op)]
+    let v_is_nan = v != v;
+    if v > m || v_is_nan {
+        v
+    } else {
+        m
+    }
+}
+
+/// Cephes' `expf`: range reduction by ln 2, a degree-6 polynomial, scaling by 2^n
+/// through the exponent bits. Branch-free so that loops over it vectorise; `-inf` and
+/// anything below the smallest normal result give 0, NaN stays NaN.
+#[inline(always)]
+fn exp_f32(x: f32) -> f32 {
+    const HI: f32 = 88.376_26;
+    const LO: f32 = -87.336_54;
+    let xc = if x > HI { HI } else { x };
+    let xc = if xc < LO { LO } else { xc };
+    let n = (xc * std::f32::consts::LOG2_E + 0.5).floor();
+    let r = xc - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let mut y = 1.987_569_1e-4_f32;
+    y = y * r + 1.398_199_9e-3;
+    y = y * r + 8.333_452e-3;
+    y = y * r + 4.166_579_6e-2;
+    y = y * r + 1.666_666_5e-1;
+    y = y * r + 0.5;
+    y = y * r * r + r + 1.0;
+    let pow2n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let result = y * pow2n;
+    if x < LO {
+        0.0
+    } else {
+        result
+    }
+}
+
+macro_rules! kernels {
+    ($($attr:meta)?) => {
+        #[inline]
+        $(#[$attr])?
+        pub(super) unsafe fn max_f32(x: &[f32]) -> f32 {
+            let mut lanes = [f32::NEG_INFINITY; 8];
+            let chunks = x.chunks_exact(8);
+            let rest = chunks.remainder();
+            for ch in chunks {
+                for l in 0..8 {
+                    lanes[l] = super::nan_max(lanes[l], ch[l]);
+                }
+            }
+            let mut m = f32::NEG_INFINITY;
+            for &v in lanes.iter().chain(rest) {
+                m = super::nan_max(m, v);
+            }
+            m
+        }
+
+        #[inline]
+        $(#[$attr])?
+        pub(super) unsafe fn sum_exp_f32(x: &[f32], m: f32) -> f64 {
+            let mut lanes = [0f32; 8];
+            let chunks = x.chunks_exact(8);
+            let rest = chunks.remainder();
+            for ch in chunks {
+                for l in 0..8 {
+                    lanes[l] += super::exp_f32(ch[l] - m);
+                }
+            }
+            let mut total: f64 = lanes.iter().map(|&v| f64::from(v)).sum();
+            for &v in rest {
+                total += f64::from(super::exp_f32(v - m));
+            }
+            total
+        }
+
+        #[inline]
+        $(#[$attr])?
+        pub(super) unsafe fn scaled_exp_f32(x: &[f32], m: f32, log_sum: f32, scale: f32, out: &mut [f32]) {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = scale * super::exp_f32((v - m) - log_sum);
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    kernels!(target_feature(enable = "avx2,fma"));
+}
+
+mod portable {
+    kernels!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_is_within_two_ulp_and_handles_edges() {
+        let mut worst = 0f64;
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let got = f64::from(exp_f32(x));
+            let want = f64::from(x).exp();
+            worst = worst.max(((got - want) / want).abs());
+            x += 0.0137;
+        }
+        assert!(worst < 2.5e-7, "relative error {worst}");
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_f32(-200.0), 0.0);
+        assert!(exp_f32(f32::NAN).is_nan());
+        assert_eq!(exp_f32(0.0), 1.0);
+    }
+
+    #[test]
+    fn row_kernels_agree_with_plain_loops() {
+        let x: Vec<f32> = (0..1003)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
+        let m = f32::row_max(&x);
+        assert_eq!(m, x.iter().cloned().fold(f32::NEG_INFINITY, f32::max));
+        let want: f64 = x.iter().map(|&v| (f64::from(v) - f64::from(m)).exp()).sum();
+        let got = f32::row_sum_exp(&x, m);
+        assert!(((got - want) / want).abs() < 1e-6, "{got} vs {want}");
+        let mut with_nan = x.clone();
+        with_nan[500] = f32::NAN;
+        assert!(f32::row_max(&with_nan).is_nan());
+        let mut out = vec![0f32; x.len()];
+        f32::write_scaled_exp(&x, m, 0.0, 2.0, &mut out);
+        assert!((out[0] - 2.0 * (x[0] - m).exp()).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,401 @@
+//! Losses with PyTorch's semantics: `cross_entropy`, `nll_loss`, and the max-shifted
+//! `softmax`, `log_softmax` and `logsumexp` over any dimension.
+//!
+//! `cross_entropy` takes logits `(C)`, `(N, C)` or `(N, C, d1, …, dk)` and targets of class
+//! indices (u8, u32 or i64; ignored where equal to `ignore_index`) or of class
+//! probabilities (a float tensor shaped like the input), with optional class weights,
+//! label smoothing and a reduction, exactly as `torch.nn.functional.cross_entropy`
+//! defines them. On the CPU it is one fused operation (see `fused`): one pass over each
+//! row of logits forward, one pass backward, rows in parallel, with the analytic
+//! gradient registered in candle's autograd. On other devices it is composed from
+//! candle ops, with the same semantics.
+
+mod fused;
+mod kernels;
+
+use anyhow::{bail, Result};
+use candle_core::{DType, Tensor};
+
+/// How per-element losses are combined (`reduction=` in PyTorch).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reduction {
+    None,
+    #[default]
+    Mean,
+    Sum,
+}
+
+/// The options of `torch.nn.functional.cross_entropy`.
+#[derive(Clone, Debug)]
+pub struct CrossEntropyOptions {
+    /// A weight per class, shape `(C)`.
+    pub weight: Option<Tensor>,
+    /// Class-index targets equal to this contribute nothing (default -100).
+    pub ignore_index: i64,
+    /// In `[0, 1]`: the target becomes `(1 - ε)·target + ε/C`.
+    pub label_smoothing: f64,
+    pub reduction: Reduction,
+}
+
+impl Default for CrossEntropyOptions {
+    fn default() -> Self {
+        Self {
+            weight: None,
+            ignore_index: -100,
+            label_smoothing: 0.0,
+            reduction: Reduction::Mean,
+        }
+    }
+}
+
+/// The options of `torch.nn.functional.nll_loss`.
+#[derive(Clone, Debug)]
+pub struct NllLossOptions {
+    pub weight: Option<Tensor>,
+    pub ignore_index: i64,
+    pub reduction: Reduction,
+}
+
+impl Default for NllLossOptions {
+    fn default() -> Self {
+        Self {
+            weight: None,
+            ignore_index: -100,
+            reduction: Reduction::Mean,
+        }
+    }
+}
+
+/// The geometry of a loss call: `n` batch entries, `c` classes, `s` spatial positions
+/// per entry (1 without spatial dimensions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub n: usize,
+    pub c: usize,
+    pub s: usize,
+}
+
+/// Targets, as `cross_entropy` reads them.
+#[derive(Clone, Debug)]
+pub(crate) enum Targets {
+    /// One class index per position (`n * s` of them).
+    Classes(Vec<i64>),
+    /// Class probabilities, shaped like the input.
+    Probabilities(Tensor),
+}
+
+/// What PyTorch's dtype rule makes of a target tensor: integers are class indices.
+fn is_class_index(t: &Tensor) -> bool {
+    matches!(
+        t.dtype(),
+        DType::U8 | DType::U32 | DType::I64 | DType::I16 | DType::I32
+    )
+}
+
+fn dims_text(d: &[usize]) -> String {
+    let items: Vec<String> = d.iter().map(|x| x.to_string()).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// Checks input and target shapes as PyTorch does and returns the geometry and the
+/// shape of the unreduced loss.
+fn geometry(
+    input: &Tensor,
+    target: &Tensor,
+    class_indices: bool,
+) -> Result<(Geometry, Vec<usize>)> {
+    let dims = input.dims();
+    let tdims = target.dims();
+    if dims.is_empty() {
+        bail!(
+            "cross_entropy expects an input of shape (C), (N, C) or (N, C, d1, ...), got a scalar"
+        );
+    }
+    if !class_indices && dims != tdims {
+        bail!(
+                "Expected input and target (class probabilities) to have the same shape, got input {} and target {}",
+                dims_text(dims),
+                dims_text(tdims)
+            );
+    }
+    if dims.len() == 1 {
+        if class_indices && !tdims.is_empty() {
+            bail!(
+                "Expected a scalar target for an input of shape {}, got target {}",
+                dims_text(dims),
+                dims_text(tdims)
+            );
+        }
+        return Ok((
+            Geometry {
+                n: 1,
+                c: dims[0],
+                s: 1,
+            },
+            vec![],
+        ));
+    }
+    let (n, c) = (dims[0], dims[1]);
+    let s: usize = dims[2..].iter().product();
+    let mut out_shape = vec![n];
+    out_shape.extend_from_slice(&dims[2..]);
+    if class_indices {
+        if tdims.first() != Some(&n) {
+            bail!(
+                "Expected input batch_size ({n}) to match target batch_size ({}).",
+                tdims
+                    .first()
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "a scalar".into())
+            );
+        }
+        if tdims != out_shape.as_slice() {
+            bail!(
+                "size mismatch (got input: {} , target: {})",
+                dims_text(dims),
+                dims_text(tdims)
+            );
+        }
+    }
+    Ok((Geometry { n, c, s }, out_shape))
+}
+
+fn check_weight(weight: &Option<Tensor>, c: usize) -> Result<Option<Vec<f64>>> {
+    match weight {
+        None => Ok(None),
+        Some(w) => {
+            if w.dims() != [c] {
+                bail!(
+                    "weight tensor should be defined either for all {c} classes or no classes but got weight tensor of shape: {}",
+                    dims_text(w.dims())
+                );
+            }
+            Ok(Some(w.to_dtype(DType::F64)?.to_vec1::<f64>()?))
+        }
+    }
+}
+
+fn class_targets(target: &Tensor, c: usize, ignore_index: i64) -> Result<Vec<i64>> {
+    let values = target
+        .flatten_all()?
+        .to_dtype(DType::I64)?
+        .to_vec1::<i64>()?;
+    if let Some(&bad) = values
+        .iter()
+        .find(|&&t| t != ignore_index && (t < 0 || t as usize >= c))
+    {
+        bail!("Target {bad} is out of bounds.");
+    }
+    Ok(values)
+}
+
+/// `torch.nn.functional.cross_entropy(input, target, weight, ignore_index=…,
+/// reduction=…, label_smoothing=…)`.
+pub fn cross_entropy(
+    input: &Tensor,
+    target: &Tensor,
+    opts: &CrossEntropyOptions,
+) -> Result<Tensor> {
+    if !(0.0..=1.0).contains(&opts.label_smoothing) {
+        bail!(
+            "label_smoothing must be between 0.0 and 1.0. Got: {}",
+            opts.label_smoothing
+        );
+    }
+    let class_indices = is_class_index(target);
+    if !class_indices && !target.dtype().is_float() {
+        bail!("cross_entropy targets must be class indices (integers) or class probabilities (floats), got {:?}", target.dtype());
+    }
+    let (geometry, out_shape) = geometry(input, target, class_indices)?;
+    let weight = check_weight(&opts.weight, geometry.c)?;
+    let original = input.dtype();
+    let compute = match original {
+        DType::F32 | DType::F64 => original,
+        DType::F16 | DType::BF16 => DType::F32,
+        other => bail!("cross_entropy needs a floating-point input, got {other:?}"),
+    };
+    let input_c = input.to_dtype(compute)?.contiguous()?;
+    let targets = if class_indices {
+        Targets::Classes(class_targets(target, geometry.c, opts.ignore_index)?)
+    } else {
+        Targets::Probabilities(target.to_dtype(compute)?.contiguous()?)
+    };
+    let loss = if input.device().is_cpu() {
+        fused::cross_entropy(&input_c, targets, weight, geometry, opts, &out_shape)?
+    } else {
+        composed_cross_entropy(&input_c, target, &targets, geometry, opts, &out_shape)?
+    };
+    Ok(loss.to_dtype(original)?)
+}
+
+/// The same loss from candle ops (any device): log_softmax, then the weighted, smoothed
+/// and reduced negative log-likelihood.
+fn composed_cross_entropy(
+    input: &Tensor,
+    target: &Tensor,
+    targets: &Targets,
+    g: Geometry,
+    opts: &CrossEntropyOptions,
+    out_shape: &[usize],
+) -> Result<Tensor> {
+    let device = input.device();
+    let x = input.reshape((g.n, g.c, g.s))?;
+    let logp = log_softmax(&x, 1)?;
+    let eps = opts.label_smoothing;
+    let weight = match &opts.weight {
+        Some(w) => w.to_dtype(input.dtype())?.to_device(device)?,
+        None => Tensor::ones(g.c, input.dtype(), device)?,
+    };
+    let w3 = weight.reshape((1, g.c, 1))?;
+    match targets {
+        Targets::Probabilities(y) => {
+            let y = y.reshape((g.n, g.c, g.s))?;
+            let y = ((y * (1.0 - eps))? + eps / g.c as f64)?;
+            let per = (logp * y)?.broadcast_mul(&w3)?.sum(1)?.neg()?; // (n, s)
+            match opts.reduction {
+                Reduction::None => Ok(per.reshape(out_shape)?),
+                Reduction::Sum => Ok(per.sum_all()?),
+                Reduction::Mean => Ok((per.sum_all()? / (g.n * g.s) as f64)?),
+            }
+        }
+        Targets::Classes(t) => {
+            let keep: Vec<f64> = t
+                .iter()
+                .map(|&v| f64::from(u8::from(v != opts.ignore_index)))
+                .collect();
+            let safe: Vec<u32> = t
+                .iter()
+                .map(|&v| if v == opts.ignore_index { 0 } else { v as u32 })
+                .collect();
+            let keep = Tensor::from_vec(keep, (g.n, g.s), device)?.to_dtype(input.dtype())?;
+            let idx = Tensor::from_vec(safe, (g.n, 1, g.s), device)?;
+            let picked = logp.gather(&idx, 1)?.squeeze(1)?; // (n, s)
+            let w_t = weight
+                .index_select(&idx.flatten_all()?, 0)?
+                .reshape((g.n, g.s))?
+                .mul(&keep)?;
+            let nll = (picked * &w_t)?.neg()?;
+            let smooth = logp.broadcast_mul(&w3)?.sum(1)?.neg()?.mul(&keep)?;
+            let per = ((nll * (1.0 - eps))? + (smooth * (eps / g.c as f64))?)?;
+            let _ = target;
+            match opts.reduction {
+                Reduction::None => Ok(per.reshape(out_shape)?),
+                Reduction::Sum => Ok(per.sum_all()?),
+                Reduction::Mean => Ok(per.sum_all()?.broadcast_div(&w_t.sum_all()?)?),
+            }
+        }
+    }
+}
+
+/// `torch.nn.functional.nll_loss(input, target, weight, ignore_index=…, reduction=…)`
+/// for log-probabilities `(C)`, `(N, C)` or `(N, C, d1, …)` and class-index targets.
+pub fn nll_loss(input: &Tensor, target: &Tensor, opts: &NllLossOptions) -> Result<Tensor> {
+    if !is_class_index(target) {
+        bail!(
+            "nll_loss expects class-index targets (integers), got {:?}",
+            target.dtype()
+        );
+    }
+    let (g, out_shape) = geometry(input, target, true)?;
+    check_weight(&opts.weight, g.c)?;
+    let targets = class_targets(target, g.c, opts.ignore_index)?;
+    let device = input.device();
+    let x = input.reshape((g.n, g.c, g.s))?;
+    let keep: Vec<f32> = targets
+        .iter()
+        .map(|&v| f32::from(u8::from(v != opts.ignore_index)))
+        .collect();
+    let safe: Vec<u32> = targets
+        .iter()
+        .map(|&v| if v == opts.ignore_index { 0 } else { v as u32 })
+        .collect();
+    let keep = Tensor::from_vec(keep, (g.n, g.s), device)?.to_dtype(input.dtype())?;
+    let idx = Tensor::from_vec(safe, (g.n, 1, g.s), device)?;
+    let weight = match &opts.weight {
+        Some(w) => w.to_dtype(input.dtype())?.to_device(device)?,
+        None => Tensor::ones(g.c, input.dtype(), device)?,
+    };
+    let w_t = weight
+        .index_select(&idx.flatten_all()?, 0)?
+        .reshape((g.n, g.s))?
+        .mul(&keep)?;
+    let per = (x.gather(&idx, 1)?.squeeze(1)? * &w_t)?.neg()?;
+    match opts.reduction {
+        Reduction::None => Ok(per.reshape(out_shape)?),
+        Reduction::Sum => Ok(per.sum_all()?),
+        Reduction::Mean => Ok(per.sum_all()?.broadcast_div(&w_t.sum_all()?)?),
+    }
+}
+
+/// `torch.logsumexp(x, dim)`: max-shifted; an infinite maximum is not subtracted, so a
+/// row of `-inf` gives `-inf` and a `+inf` entry gives `+inf`, as in PyTorch.
+pub fn logsumexp(x: &Tensor, dim: usize) -> Result<Tensor> {
+    let max = x.max_keepdim(dim)?;
+    let finite = max.abs()?.lt(f64::INFINITY)?;
+    let shift = finite.where_cond(&max, &max.zeros_like()?)?;
+    let sum = x.broadcast_sub(&shift)?.exp()?.sum_keepdim(dim)?;
+    Ok((sum.log()? + shift)?.squeeze(dim)?)
+}
+
+/// `torch.log_softmax(x, dim)`, max-shifted.
+pub fn log_softmax(x: &Tensor, dim: usize) -> Result<Tensor> {
+    let max = x.max_keepdim(dim)?.detach();
+    let shifted = x.broadcast_sub(&max)?;
+    let lse = shifted.exp()?.sum_keepdim(dim)?.log()?;
+    Ok(shifted.broadcast_sub(&lse)?)
+}
+
+/// `torch.softmax(x, dim)`, max-shifted.
+pub fn softmax(x: &Tensor, dim: usize) -> Result<Tensor> {
+    let max = x.max_keepdim(dim)?.detach();
+    let e = x.broadcast_sub(&max)?.exp()?;
+    Ok(e.broadcast_div(&e.sum_keepdim(dim)?)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// The composed path (used off the CPU) gives the fused path's values.
+    #[test]
+    fn composed_and_fused_agree() -> Result<()> {
+        let cpu = Device::Cpu;
+        let x = Tensor::new(
+            &[
+                [[0.5f32, -1.0], [1.5, 0.25], [-0.75, 2.0]],
+                [[0.0, 1.0], [-1.5, 0.5], [2.5, -2.0]],
+            ],
+            &cpu,
+        )?;
+        let classes = Tensor::new(&[[2i64, -100], [0, 1]], &cpu)?;
+        let probs = softmax(&(&x * 0.5)?, 1)?;
+        for reduction in [Reduction::None, Reduction::Mean, Reduction::Sum] {
+            for target in [&classes, &probs] {
+                let opts = CrossEntropyOptions {
+                    weight: Some(Tensor::new(&[1f32, 2.0, 0.5], &cpu)?),
+                    label_smoothing: 0.15,
+                    reduction,
+                    ..Default::default()
+                };
+                let class_indices = is_class_index(target);
+                let (g, out_shape) = geometry(&x, target, class_indices)?;
+                let targets = if class_indices {
+                    Targets::Classes(class_targets(target, g.c, opts.ignore_index)?)
+                } else {
+                    Targets::Probabilities(target.clone())
+                };
+                let fused = cross_entropy(&x, target, &opts)?;
+                let composed = composed_cross_entropy(&x, target, &targets, g, &opts, &out_shape)?;
+                assert_eq!(fused.dims(), composed.dims());
+                let diff = (fused - composed)?
+                    .abs()?
+                    .flatten_all()?
+                    .max(0)?
+                    .to_scalar::<f32>()?;
+                assert!(diff < 1e-5, "{reduction:?}: {diff}");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,387 @@
+//! The loss module against a float64 reference written here, finite differences, bad
+//! input, extreme values and other dtypes.
+
+use candle_core::{DType, Device, Tensor, Var};
+use crossent::lesson::SeededRng;
+use crossent::loss::{self, CrossEntropyOptions, Reduction};
+
+/// A plain float64 cross-entropy, straight from the definitions, for (n, c, s) data.
+#[allow(clippy::too_many_arguments)]
+fn reference(
+    x: &[f64],
+    (n, c, s): (usize, usize, usize),
+    classes: Option<&[i64]>,
+    probs: Option<&[f64]>,
+    weight: Option<&[f64]>,
+    ignore: i64,
+    eps: f64,
+    reduction: Reduction,
+) -> Vec<f64> {
+    let w = |k: usize| weight.map_or(1.0, |w| w[k]);
+    let at = |i: usize, k: usize, j: usize| i * c * s + k * s + j;
+    let (mut losses, mut divisor) = (Vec::new(), 0.0);
+    for i in 0..n {
+        for j in 0..s {
+            let m = (0..c)
+                .map(|k| x[at(i, k, j)])
+                .fold(f64::NEG_INFINITY, f64::max);
+            let lse = m + (0..c).map(|k| (x[at(i, k, j)] - m).exp()).sum::<f64>().ln();
+            let logp = |k: usize| x[at(i, k, j)] - lse;
+            let loss = match (classes, probs) {
+                (Some(t), _) => {
+                    let t = t[i * s + j];
+                    if t == ignore {
+                        0.0
+                    } else {
+                        let t = t as usize;
+                        divisor += w(t);
+                        let smooth: f64 = (0..c).map(|k| -w(k) * logp(k)).sum();
+                        (1.0 - eps) * (-w(t) * logp(t)) + eps / c as f64 * smooth
+                    }
+                }
+                (None, Some(p)) => {
+                    divisor += 1.0;
+                    (0..c)
+                        .map(|k| {
+                            let y = p[at(i, k, j)] * (1.0 - eps) + eps / c as f64;
+                            -w(k) * y * logp(k)
+                        })
+                        .sum()
+                }
+                _ => unreachable!(),
+            };
+            losses.push(loss);
+        }
+    }
+    match reduction {
+        Reduction::None => losses,
+        Reduction::Sum => vec![losses.iter().sum()],
+        Reduction::Mean => vec![losses.iter().sum::<f64>() / divisor],
+    }
+}
+
+fn values(t: &Tensor) -> Vec<f64> {
+    t.to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+#[test]
+fn random_shapes_and_options_match_the_float64_reference() {
+    let mut rng = SeededRng::new(11);
+    let cpu = Device::Cpu;
+    for case in 0..60 {
+        let n = 1 + (rng.uniform(1, 1.0)[0].abs() * 7.0) as usize;
+        let c = 2 + (rng.uniform(1, 1.0)[0].abs() * 40.0) as usize;
+        let s = if case % 3 == 0 {
+            1 + (rng.uniform(1, 1.0)[0].abs() * 4.0) as usize
+        } else {
+            1
+        };
+        let x: Vec<f64> = rng
+            .uniform(n * c * s, 8.0)
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        let weight: Option<Vec<f64>> = (case % 2 == 0).then(|| {
+            rng.uniform(c, 1.0)
+                .iter()
+                .map(|&v| f64::from(v.abs()) + 0.1)
+                .collect()
+        });
+        let eps = [0.0, 0.1, 0.35][case % 3];
+        let reduction = [Reduction::Mean, Reduction::Sum, Reduction::None][(case / 3) % 3];
+        let shape: Vec<usize> = if s == 1 { vec![n, c] } else { vec![n, c, s] };
+        let tshape: Vec<usize> = if s == 1 { vec![n] } else { vec![n, s] };
+        let input = Tensor::from_vec(x.clone(), shape.as_slice(), &cpu).unwrap();
+        let opts = CrossEntropyOptions {
+            weight: weight
+                .as_ref()
+                .map(|w| Tensor::from_vec(w.clone(), c, &cpu).unwrap()),
+            ignore_index: -100,
+            label_smoothing: eps,
+            reduction,
+        };
+        let (got, want) = if case % 4 == 3 {
+            let raw: Vec<f64> = rng
+                .uniform(n * c * s, 1.0)
+                .iter()
+                .map(|&v| f64::from(v.abs()))
+                .collect();
+            // Normalise over the class dimension.
+            let mut probs = raw.clone();
+            for i in 0..n {
+                for j in 0..s {
+                    let total: f64 = (0..c).map(|k| raw[i * c * s + k * s + j]).sum();
+                    for k in 0..c {
+                        probs[i * c * s + k * s + j] /= total;
+                    }
+                }
+            }
+            let target = Tensor::from_vec(probs.clone(), shape.as_slice(), &cpu).unwrap();
+            (
+                values(&loss::cross_entropy(&input, &target, &opts).unwrap()),
+                reference(
+                    &x,
+                    (n, c, s),
+                    None,
+                    Some(&probs),
+                    weight.as_deref(),
+                    -100,
+                    eps,
+                    reduction,
+                ),
+            )
+        } else {
+            let classes: Vec<i64> = (0..n * s)
+                .map(|k| {
+                    if k % 5 == 4 {
+                        -100
+                    } else {
+                        (k * 7 + case) as i64 % c as i64
+                    }
+                })
+                .collect();
+            let target = Tensor::from_vec(classes.clone(), tshape.as_slice(), &cpu).unwrap();
+            (
+                values(&loss::cross_entropy(&input, &target, &opts).unwrap()),
+                reference(
+                    &x,
+                    (n, c, s),
+                    Some(&classes),
+                    None,
+                    weight.as_deref(),
+                    -100,
+                    eps,
+                    reduction,
+                ),
+            )
+        };
+        assert_eq!(got.len(), want.len(), "case {case}");
+        for (g, w) in got.iter().zip(&want) {
+            if w.is_nan() {
+                assert!(g.is_nan(), "case {case}: {g} vs nan");
+            } else {
+                assert!(
+                    (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+                    "case {case}: {g} vs {w}"
+                );
+            }
+        }
+        // The same in float32, within float32 accuracy.
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let input32 = Tensor::from_vec(x32, shape.as_slice(), &cpu).unwrap();
+        let opts32 = CrossEntropyOptions {
+            weight: opts
+                .weight
+                .as_ref()
+                .map(|w| w.to_dtype(DType::F32).unwrap()),
+            ..opts.clone()
+        };
+        if case % 4 != 3 {
+            let classes: Vec<i64> = (0..n * s)
+                .map(|k| {
+                    if k % 5 == 4 {
+                        -100
+                    } else {
+                        (k * 7 + case) as i64 % c as i64
+                    }
+                })
+                .collect();
+            let target = Tensor::from_vec(classes, tshape.as_slice(), &cpu).unwrap();
+            let got32 = values(&loss::cross_entropy(&input32, &target, &opts32).unwrap());
+            for (g, w) in got32.iter().zip(&want) {
+                if !w.is_nan() {
+                    assert!(
+                        (g - w).abs() <= 2e-5 * (1.0 + w.abs()),
+                        "case {case} f32: {g} vs {w}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gradients_match_central_finite_differences() {
+    let cpu = Device::Cpu;
+    let mut rng = SeededRng::new(5);
+    let (n, c, s) = (3, 5, 2);
+    let x: Vec<f64> = rng
+        .uniform(n * c * s, 3.0)
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    let target = Tensor::new(&[[1i64, 4], [-100, 0], [2, 3]], &cpu).unwrap();
+    let opts = CrossEntropyOptions {
+        weight: Some(Tensor::new(&[0.5f64, 1.0, 2.0, 1.5, 0.25], &cpu).unwrap()),
+        label_smoothing: 0.2,
+        ..Default::default()
+    };
+    let f = |v: &[f64]| -> f64 {
+        let t = Tensor::from_vec(v.to_vec(), (n, c, s), &cpu).unwrap();
+        values(&loss::cross_entropy(&t, &target, &opts).unwrap())[0]
+    };
+    let var = Var::from_tensor(&Tensor::from_vec(x.clone(), (n, c, s), &cpu).unwrap()).unwrap();
+    let grads = loss::cross_entropy(var.as_tensor(), &target, &opts)
+        .unwrap()
+        .backward()
+        .unwrap();
+    let analytic = values(grads.get(var.as_tensor()).unwrap());
+    let h = 1e-6;
+    for k in 0..x.len() {
+        let (mut plus, mut minus) = (x.clone(), x.clone());
+        plus[k] += h;
+        minus[k] -= h;
+        let numeric = (f(&plus) - f(&minus)) / (2.0 * h);
+        assert!(
+            (numeric - analytic[k]).abs() < 1e-8,
+            "entry {k}: {numeric} vs {}",
+            analytic[k]
+        );
+    }
+}
+
+fn err(input: &Tensor, target: &Tensor, opts: &CrossEntropyOptions) -> String {
+    loss::cross_entropy(input, target, opts)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn bad_input_is_named_as_pytorch_names_it() {
+    let cpu = Device::Cpu;
+    let x = Tensor::zeros((3, 4), DType::F32, &cpu).unwrap();
+    let d = CrossEntropyOptions::default();
+    assert_eq!(
+        err(&x, &Tensor::new(&[0i64, 4, 1], &cpu).unwrap(), &d),
+        "Target 4 is out of bounds."
+    );
+    assert_eq!(
+        err(&x, &Tensor::new(&[0i64, -1, 1], &cpu).unwrap(), &d),
+        "Target -1 is out of bounds."
+    );
+    assert_eq!(
+        err(&x, &Tensor::new(&[0i64, 1], &cpu).unwrap(), &d),
+        "Expected input batch_size (3) to match target batch_size (2)."
+    );
+    let xs = Tensor::zeros((2, 3, 4), DType::F32, &cpu).unwrap();
+    assert_eq!(
+        err(&xs, &Tensor::zeros((2, 5), DType::I64, &cpu).unwrap(), &d),
+        "size mismatch (got input: [2, 3, 4] , target: [2, 5])"
+    );
+    let weighted = CrossEntropyOptions {
+        weight: Some(Tensor::ones(3, DType::F32, &cpu).unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(
+        err(&x, &Tensor::new(&[0i64, 1, 2], &cpu).unwrap(), &weighted),
+        "weight tensor should be defined either for all 4 classes or no classes but got weight tensor of shape: [3]"
+    );
+    assert_eq!(
+        err(&x, &Tensor::zeros((3, 5), DType::F32, &cpu).unwrap(), &d),
+        "Expected input and target (class probabilities) to have the same shape, got input [3, 4] and target [3, 5]"
+    );
+    let smooth = CrossEntropyOptions {
+        label_smoothing: 1.5,
+        ..Default::default()
+    };
+    assert_eq!(
+        err(&x, &Tensor::new(&[0i64, 1, 2], &cpu).unwrap(), &smooth),
+        "label_smoothing must be between 0.0 and 1.0. Got: 1.5"
+    );
+}
+
+#[test]
+fn no_overflow_for_any_finite_logits_and_nan_propagates() {
+    let cpu = Device::Cpu;
+    let x = Tensor::new(
+        &[[3.0e38f32, -3.0e38, 0.0], [1.0e30, 1.0e30, -1.0e30]],
+        &cpu,
+    )
+    .unwrap();
+    let target = Tensor::new(&[0i64, 1], &cpu).unwrap();
+    let none = CrossEntropyOptions {
+        reduction: Reduction::None,
+        ..Default::default()
+    };
+    let got = values(&loss::cross_entropy(&x, &target, &none).unwrap());
+    assert_eq!(got[0], 0.0);
+    assert!((got[1] - std::f64::consts::LN_2).abs() < 1e-6, "{got:?}");
+    let with_nan = Tensor::new(&[[1.0f32, f32::NAN, 0.0], [1.0, 2.0, 3.0]], &cpu).unwrap();
+    let got = values(&loss::cross_entropy(&with_nan, &target, &none).unwrap());
+    assert!(got[0].is_nan() && got[1].is_finite(), "{got:?}");
+}
+
+#[test]
+fn half_precision_is_computed_in_f32_and_returned_in_its_dtype() {
+    let cpu = Device::Cpu;
+    let x = Tensor::new(&[[0.5f32, -1.25, 2.0, 0.75], [1.5, 0.25, -0.5, 3.0]], &cpu).unwrap();
+    let target = Tensor::new(&[1u8, 3], &cpu).unwrap();
+    let d = CrossEntropyOptions::default();
+    let full = values(&loss::cross_entropy(&x, &target, &d).unwrap())[0];
+    for dtype in [DType::F16, DType::BF16] {
+        let got = loss::cross_entropy(&x.to_dtype(dtype).unwrap(), &target, &d).unwrap();
+        assert_eq!(got.dtype(), dtype);
+        assert!((values(&got)[0] - full).abs() < 1e-2, "{dtype:?}");
+    }
+    let target32 = Tensor::new(&[1u32, 3], &cpu).unwrap();
+    assert_eq!(
+        values(&loss::cross_entropy(&x, &target32, &d).unwrap())[0],
+        full
+    );
+}
+
+#[test]
+fn agrees_with_candle_nn_where_candle_nn_has_the_case() {
+    let cpu = Device::Cpu;
+    let mut rng = SeededRng::new(3);
+    let x = Tensor::from_vec(rng.uniform(64 * 10, 4.0), (64, 10), &cpu).unwrap();
+    let t: Vec<u32> = (0..64).map(|i| (i * 7 % 10) as u32).collect();
+    let target = Tensor::from_vec(t, 64, &cpu).unwrap();
+    let ours = values(&loss::cross_entropy(&x, &target, &Default::default()).unwrap())[0];
+    let theirs = values(&candle_nn::loss::cross_entropy(&x, &target).unwrap())[0];
+    assert!((ours - theirs).abs() < 1e-6, "{ours} vs {theirs}");
+}
+
+#[test]
+fn logsumexp_softmax_and_log_softmax_over_any_dimension() {
+    let cpu = Device::Cpu;
+    let x = Tensor::new(
+        &[
+            [[1f32, 2.0], [3.0, -1.0]],
+            [[0.5, f32::NEG_INFINITY], [2.0, 2.0]],
+        ],
+        &cpu,
+    )
+    .unwrap();
+    for dim in 0..3 {
+        let lse = values(&loss::logsumexp(&x, dim).unwrap());
+        let x64 = x.to_dtype(DType::F64).unwrap();
+        let want = values(&x64.exp().unwrap().sum(dim).unwrap().log().unwrap());
+        for (g, w) in lse.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-6, "dim {dim}: {g} vs {w}");
+        }
+        let sm = loss::softmax(&x, dim).unwrap();
+        let sums = values(&sm.sum(dim).unwrap());
+        assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-6), "dim {dim}");
+        let lsm = values(&loss::log_softmax(&x, dim).unwrap());
+        let from_sm = values(&sm.log().unwrap());
+        for (a, b) in lsm.iter().zip(&from_sm) {
+            assert!(a == b || (a - b).abs() < 1e-6, "dim {dim}: {a} vs {b}");
+        }
+    }
+    // PyTorch: logsumexp of a row of -inf is -inf; of a row holding +inf, +inf.
+    let edge = Tensor::new(
+        &[[f32::NEG_INFINITY, f32::NEG_INFINITY], [f32::INFINITY, 0.0]],
+        &cpu,
+    )
+    .unwrap();
+    assert_eq!(
+        values(&loss::logsumexp(&edge, 1).unwrap()),
+        vec![f64::NEG_INFINITY, f64::INFINITY]
+    );
+}
