@@ -173,30 +173,9 @@ impl Lesson<'_> {
         Linear::new(&mut self.rng, i, o, self.device)
     }
 
-    /// A fresh `nn.Sequential(Linear(784,50), ReLU(), Linear(50,10))` from candle-nn's
-    /// pieces, with its parameters and printout.
+    /// A fresh `nn.Sequential(Linear(784,50), ReLU(), Linear(50,10))`.
     fn sequential(&mut self, m: usize) -> Result<(candle_nn::Sequential, Vec<Var>, Module)> {
-        let l1 = self.linear(m, NH)?;
-        let l2 = self.linear(NH, 10)?;
-        let printed = Module::with_children(
-            "Sequential",
-            vec![
-                ("0".into(), l1.module()),
-                ("1".into(), Module::relu()),
-                ("2".into(), l2.module()),
-            ],
-        );
-        let params = vec![
-            l1.weight.clone(),
-            l1.bias.clone(),
-            l2.weight.clone(),
-            l2.bias.clone(),
-        ];
-        let model = candle_nn::seq()
-            .add(l1.to_candle())
-            .add(candle_nn::Activation::Relu)
-            .add(l2.to_candle());
-        Ok((model, params, printed))
+        crossent::lesson::sequential(&mut self.rng, m, NH, 10, self.device)
     }
 
     /// `loss_func(model(xb), yb), accuracy(model(xb), yb)` on the last batch, printed as
@@ -478,7 +457,7 @@ impl Lesson<'_> {
             |xb| model.forward(xb),
             |grads| {
                 for l in model.linears() {
-                    sgd_step(&[&l.weight, &l.bias], grads, LR)?;
+                    sgd_step(&l.parameters(), grads, LR)?;
                 }
                 Ok(())
             },

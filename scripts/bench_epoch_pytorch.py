@@ -1,12 +1,11 @@
 """Times one epoch of the minibatch lesson in PyTorch: 782 batches of 64 by index
-slicing, 784-50-10, SGD lr 0.5. Prints the median seconds of RUNS epochs (after one
+slicing, 784-50-10, SGD lr 0.5. Prints the seconds of each of RUNS epochs (after one
 warm-up) on stdout; used by `cargo bench --bench epoch` when PyTorch is installed.
 
 Usage: python3 scripts/bench_epoch_pytorch.py MNIST_DIR [RUNS]
 """
 import gzip
 import os
-import statistics
 import sys
 import time
 
@@ -48,7 +47,7 @@ def main():
             opt.zero_grad()
         if run > 0:
             times.append(time.perf_counter() - start)
-    print(f"{statistics.median(times):.4f}")
+    print(" ".join(f"{t:.4f}" for t in times))
 
 
 main()

@@ -32,7 +32,8 @@ impl SeededRng {
 
 /// `nn.Linear(in_features, out_features)` as the lesson writes it by hand: `x @ w.T + b`,
 /// with PyTorch's default initialisation (weight and bias uniform in ±1/sqrt(in_features))
-/// drawn on the CPU from the project's generator, then moved to `device`.
+/// drawn on the CPU from the project's generator, then moved to `device`. The weight has
+/// PyTorch's shape and layout, `(out_features, in_features)`.
 pub struct Linear {
     pub weight: Var,
     pub bias: Var,
@@ -87,9 +88,43 @@ impl Linear {
         )
     }
 
+    /// The parameters, in PyTorch's order: weight, bias.
     pub fn parameters(&self) -> [&Var; 2] {
         [&self.weight, &self.bias]
     }
+}
+
+/// `nn.Sequential(nn.Linear(n_in, nh), nn.ReLU(), nn.Linear(nh, n_out))` from candle-nn's
+/// pieces, freshly initialised: the model, its parameters (for an optimizer) and how
+/// PyTorch prints it.
+pub fn sequential(
+    rng: &mut SeededRng,
+    n_in: usize,
+    nh: usize,
+    n_out: usize,
+    device: &Device,
+) -> Result<(candle_nn::Sequential, Vec<Var>, Module)> {
+    let l1 = Linear::new(rng, n_in, nh, device)?;
+    let l2 = Linear::new(rng, nh, n_out, device)?;
+    let printed = Module::with_children(
+        "Sequential",
+        vec![
+            ("0".into(), l1.module()),
+            ("1".into(), Module::relu()),
+            ("2".into(), l2.module()),
+        ],
+    );
+    let params = l1
+        .parameters()
+        .into_iter()
+        .chain(l2.parameters())
+        .cloned()
+        .collect();
+    let model = candle_nn::seq()
+        .add(l1.to_candle())
+        .add(candle_nn::Activation::Relu)
+        .add(l2.to_candle());
+    Ok((model, params, printed))
 }
 
 /// A module as PyTorch's `nn.Module.__repr__` prints it: `Name(extra)` for a leaf, else

@@ -190,8 +190,13 @@ fn row_backward<T: Real>(
     }
 }
 
-/// Runs `row` for every position of batch entry `n`: directly on the row when there are
-/// no spatial dimensions, else on a gathered copy of the strided row.
+/// Below this many logits a call runs on the calling thread: spreading a 64×10 batch
+/// over threads costs more than it saves.
+const PARALLEL_MIN: usize = 1 << 15;
+
+/// Runs `row` for every position: directly on each row when there are no spatial
+/// dimensions, else on a gathered copy of the strided row; batch entries in parallel
+/// for large inputs.
 fn for_each_position<T: Real, R: Send>(
     g: Geometry,
     x: &[T],
@@ -199,25 +204,26 @@ fn for_each_position<T: Real, R: Send>(
     row: impl Fn(usize, &[T], Option<&[T]>) -> R + Sync,
 ) -> Vec<R> {
     let block = g.c * g.s;
-    (0..g.n)
-        .into_par_iter()
-        .flat_map_iter(|n| {
-            let xs = &x[n * block..(n + 1) * block];
-            let ys = y.map(|y| &y[n * block..(n + 1) * block]);
-            let row = &row;
-            (0..g.s).map(move |k| {
-                let position = n * g.s + k;
-                if g.s == 1 {
-                    row(position, xs, ys)
-                } else {
-                    let gx: Vec<T> = (0..g.c).map(|c| xs[c * g.s + k]).collect();
-                    let gy: Option<Vec<T>> =
-                        ys.map(|ys| (0..g.c).map(|c| ys[c * g.s + k]).collect());
-                    row(position, &gx, gy.as_deref())
-                }
-            })
+    let entry = |n: usize| {
+        let xs = &x[n * block..(n + 1) * block];
+        let ys = y.map(|y| &y[n * block..(n + 1) * block]);
+        let row = &row;
+        (0..g.s).map(move |k| {
+            let position = n * g.s + k;
+            if g.s == 1 {
+                row(position, xs, ys)
+            } else {
+                let gx: Vec<T> = (0..g.c).map(|c| xs[c * g.s + k]).collect();
+                let gy: Option<Vec<T>> = ys.map(|ys| (0..g.c).map(|c| ys[c * g.s + k]).collect());
+                row(position, &gx, gy.as_deref())
+            }
         })
-        .collect()
+    };
+    if x.len() < PARALLEL_MIN {
+        (0..g.n).flat_map(entry).collect()
+    } else {
+        (0..g.n).into_par_iter().flat_map_iter(entry).collect()
+    }
 }
 
 impl Forward {
@@ -307,36 +313,31 @@ impl Backward {
         let mut grad = vec![T::of_f64(0.0); x.len()];
         let block = g.c * g.s;
         let fill = |y: Option<&[T]>, grad: &mut Vec<T>| {
-            grad.par_chunks_mut(block)
-                .enumerate()
-                .for_each(|(n, gout)| {
-                    let xs = &x[n * block..(n + 1) * block];
-                    let ys = y.map(|y| &y[n * block..(n + 1) * block]);
-                    for k in 0..g.s {
-                        let position = n * g.s + k;
-                        let (shift, scale) = (saved.shift[position], scale_of(position));
-                        if g.s == 1 {
-                            row_backward(inner, xs, ys, position, shift, scale, gout);
-                        } else {
-                            let gx: Vec<T> = (0..g.c).map(|c| xs[c * g.s + k]).collect();
-                            let gy: Option<Vec<T>> =
-                                ys.map(|ys| (0..g.c).map(|c| ys[c * g.s + k]).collect());
-                            let mut row = vec![T::of_f64(0.0); g.c];
-                            row_backward(
-                                inner,
-                                &gx,
-                                gy.as_deref(),
-                                position,
-                                shift,
-                                scale,
-                                &mut row,
-                            );
-                            for (c, v) in row.into_iter().enumerate() {
-                                gout[c * g.s + k] = v;
-                            }
+            let entry = |(n, gout): (usize, &mut [T])| {
+                let xs = &x[n * block..(n + 1) * block];
+                let ys = y.map(|y| &y[n * block..(n + 1) * block]);
+                for k in 0..g.s {
+                    let position = n * g.s + k;
+                    let (shift, scale) = (saved.shift[position], scale_of(position));
+                    if g.s == 1 {
+                        row_backward(inner, xs, ys, position, shift, scale, gout);
+                    } else {
+                        let gx: Vec<T> = (0..g.c).map(|c| xs[c * g.s + k]).collect();
+                        let gy: Option<Vec<T>> =
+                            ys.map(|ys| (0..g.c).map(|c| ys[c * g.s + k]).collect());
+                        let mut row = vec![T::of_f64(0.0); g.c];
+                        row_backward(inner, &gx, gy.as_deref(), position, shift, scale, &mut row);
+                        for (c, v) in row.into_iter().enumerate() {
+                            gout[c * g.s + k] = v;
                         }
                     }
-                });
+                }
+            };
+            if grad.len() < PARALLEL_MIN {
+                grad.chunks_mut(block).enumerate().for_each(entry);
+            } else {
+                grad.par_chunks_mut(block).enumerate().for_each(entry);
+            }
         };
         match &inner.targets {
             Targets::Probabilities(t) => with_cpu_slice::<T, _>(t, |y| {

@@ -1,7 +1,8 @@
 //! Row kernels of the fused cross-entropy: the maximum of a row, the sum of
 //! `exp(x - max)`, and `scale · exp(x - lse)` written out. For f32 they use a
-//! vectorisable `exp` (Cephes' single-precision polynomial, within 2 ulp) compiled for
-//! AVX2+FMA when the CPU has it; f64 uses the standard library.
+//! vectorised `exp` (Cephes' single-precision polynomial, within 2 ulp): AVX2+FMA
+//! intrinsics when the CPU has them, portable loops otherwise; f64 uses the standard
+//! library.
 
 /// The element types the fused loss computes in.
 pub(crate) trait Real: Copy + Send + Sync + PartialOrd + 'static {
@@ -84,22 +85,23 @@ fn nan_max<T: PartialOrd + Copy>(m: T, v: T) -> T {
 
 /// Cephes' `expf`: range reduction by ln 2, a degree-6 polynomial, scaling by 2^n
 /// through the exponent bits. Branch-free so that loops over it vectorise; `-inf` and
-/// anything below the smallest normal result give 0, NaN stays NaN.
+/// anything below the smallest normal result give 0, NaN stays NaN. `fma` is `a·b + c`:
+/// fused on CPUs that have FMA, plain elsewhere.
 #[inline(always)]
-fn exp_f32(x: f32) -> f32 {
+fn exp_f32_with(x: f32, fma: impl Fn(f32, f32, f32) -> f32) -> f32 {
     const HI: f32 = 88.376_26;
     const LO: f32 = -87.336_54;
     let xc = if x > HI { HI } else { x };
     let xc = if xc < LO { LO } else { xc };
-    let n = (xc * std::f32::consts::LOG2_E + 0.5).floor();
-    let r = xc - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let n = fma(xc, std::f32::consts::LOG2_E, 0.5).floor();
+    let r = fma(n, 2.121_944_4e-4, fma(n, -0.693_359_4, xc));
     let mut y = 1.987_569_1e-4_f32;
-    y = y * r + 1.398_199_9e-3;
-    y = y * r + 8.333_452e-3;
-    y = y * r + 4.166_579_6e-2;
-    y = y * r + 1.666_666_5e-1;
-    y = y * r + 0.5;
-    y = y * r * r + r + 1.0;
+    y = fma(y, r, 1.398_199_9e-3);
+    y = fma(y, r, 8.333_452e-3);
+    y = fma(y, r, 4.166_579_6e-2);
+    y = fma(y, r, 1.666_666_5e-1);
+    y = fma(y, r, 0.5);
+    y = fma(y, r * r, r + 1.0);
     let pow2n = f32::from_bits(((n as i32 + 127) as u32) << 23);
     let result = y * pow2n;
     if x < LO {
@@ -109,10 +111,15 @@ fn exp_f32(x: f32) -> f32 {
     }
 }
 
+/// `exp_f32_with` without fused multiply-add (the portable build and the tests).
+#[inline(always)]
+fn exp_f32(x: f32) -> f32 {
+    exp_f32_with(x, |a, b, c| a * b + c)
+}
+
 macro_rules! kernels {
-    ($($attr:meta)?) => {
+    ($exp:expr) => {
         #[inline]
-        $(#[$attr])?
         pub(super) unsafe fn max_f32(x: &[f32]) -> f32 {
             let mut lanes = [f32::NEG_INFINITY; 8];
             let chunks = x.chunks_exact(8);
@@ -130,40 +137,153 @@ macro_rules! kernels {
         }
 
         #[inline]
-        $(#[$attr])?
         pub(super) unsafe fn sum_exp_f32(x: &[f32], m: f32) -> f64 {
             let mut lanes = [0f32; 8];
             let chunks = x.chunks_exact(8);
             let rest = chunks.remainder();
             for ch in chunks {
                 for l in 0..8 {
-                    lanes[l] += super::exp_f32(ch[l] - m);
+                    lanes[l] += $exp(ch[l] - m);
                 }
             }
             let mut total: f64 = lanes.iter().map(|&v| f64::from(v)).sum();
             for &v in rest {
-                total += f64::from(super::exp_f32(v - m));
+                total += f64::from($exp(v - m));
             }
             total
         }
 
         #[inline]
-        $(#[$attr])?
-        pub(super) unsafe fn scaled_exp_f32(x: &[f32], m: f32, log_sum: f32, scale: f32, out: &mut [f32]) {
+        pub(super) unsafe fn scaled_exp_f32(
+            x: &[f32],
+            m: f32,
+            log_sum: f32,
+            scale: f32,
+            out: &mut [f32],
+        ) {
             for (o, &v) in out.iter_mut().zip(x) {
-                *o = scale * super::exp_f32((v - m) - log_sum);
+                *o = scale * $exp((v - m) - log_sum);
             }
         }
     };
 }
 
+/// AVX2+FMA kernels written with intrinsics, 8 lanes at a time; the tails use the scalar
+/// `exp_f32_with` with fused multiply-add.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    kernels!(target_feature(enable = "avx2,fma"));
+    use std::arch::x86_64::*;
+
+    #[inline(always)]
+    fn exp_scalar(x: f32) -> f32 {
+        super::exp_f32_with(x, f32::mul_add)
+    }
+
+    /// Eight `exp`s: the same steps as `exp_f32_with`. `min(HI, x)` and `max(LO, ·)`
+    /// return their second operand for NaN, so NaN passes through.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn exp8(x: __m256) -> __m256 {
+        let hi = _mm256_set1_ps(88.376_26);
+        let lo = _mm256_set1_ps(-87.336_54);
+        let xc = _mm256_max_ps(lo, _mm256_min_ps(hi, x));
+        let n = _mm256_floor_ps(_mm256_fmadd_ps(
+            xc,
+            _mm256_set1_ps(std::f32::consts::LOG2_E),
+            _mm256_set1_ps(0.5),
+        ));
+        let r = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693_359_4), xc);
+        let r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.121_944_4e-4), r);
+        let mut y = _mm256_set1_ps(1.987_569_1e-4);
+        y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.398_199_9e-3));
+        y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.333_452e-3));
+        y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.166_579_6e-2));
+        y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.666_666_5e-1));
+        y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(0.5));
+        y = _mm256_fmadd_ps(
+            y,
+            _mm256_mul_ps(r, r),
+            _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+        );
+        let e = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+            _mm256_cvttps_epi32(n),
+            _mm256_set1_epi32(127),
+        ));
+        let result = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+        let below = _mm256_cmp_ps::<_CMP_LT_OQ>(x, lo);
+        _mm256_blendv_ps(result, _mm256_setzero_ps(), below)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn max_f32(x: &[f32]) -> f32 {
+        let mut acc = _mm256_set1_ps(f32::NEG_INFINITY);
+        let mut nan = _mm256_setzero_ps();
+        let chunks = x.chunks_exact(8);
+        let rest = chunks.remainder();
+        for ch in chunks {
+            let v = _mm256_loadu_ps(ch.as_ptr());
+            acc = _mm256_max_ps(acc, v);
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+        }
+        if _mm256_movemask_ps(nan) != 0 {
+            return f32::NAN;
+        }
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
+        let mut m = f32::NEG_INFINITY;
+        for &v in lanes.iter().chain(rest) {
+            m = super::nan_max(m, v);
+        }
+        m
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn sum_exp_f32(x: &[f32], m: f32) -> f64 {
+        let mv = _mm256_set1_ps(m);
+        let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let chunks = x.chunks_exact(16);
+        let rest = chunks.remainder();
+        for ch in chunks {
+            let v0 = _mm256_sub_ps(_mm256_loadu_ps(ch.as_ptr()), mv);
+            let v1 = _mm256_sub_ps(_mm256_loadu_ps(ch.as_ptr().add(8)), mv);
+            a0 = _mm256_add_ps(a0, exp8(v0));
+            a1 = _mm256_add_ps(a1, exp8(v1));
+        }
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(a0, a1));
+        let mut total: f64 = lanes.iter().map(|&v| f64::from(v)).sum();
+        for &v in rest {
+            total += f64::from(exp_scalar(v - m));
+        }
+        total
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn scaled_exp_f32(
+        x: &[f32],
+        m: f32,
+        log_sum: f32,
+        scale: f32,
+        out: &mut [f32],
+    ) {
+        let mv = _mm256_set1_ps(m);
+        let lv = _mm256_set1_ps(log_sum);
+        let sv = _mm256_set1_ps(scale);
+        let n = x.len().min(out.len());
+        let mut i = 0;
+        while i + 8 <= n {
+            let v = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x.as_ptr().add(i)), mv), lv);
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_mul_ps(sv, exp8(v)));
+            i += 8;
+        }
+        for j in i..n {
+            out[j] = scale * exp_scalar((x[j] - m) - log_sum);
+        }
+    }
 }
 
 mod portable {
-    kernels!();
+    kernels!(super::exp_f32);
 }
 
 #[cfg(test)]
@@ -185,6 +305,8 @@ mod tests {
         assert_eq!(exp_f32(-200.0), 0.0);
         assert!(exp_f32(f32::NAN).is_nan());
         assert_eq!(exp_f32(0.0), 1.0);
+        let fused = exp_f32_with(1.2345, f32::mul_add);
+        assert!((f64::from(fused) - 1.2345f64.exp()).abs() < 1e-6);
     }
 
     #[test]
