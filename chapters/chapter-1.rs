@@ -11,6 +11,7 @@ use anyhow::Result;
 use candle_core::{DType, Device, Tensor, Var, D};
 use clap::Parser;
 use crossent::cli::{self, CommonArgs};
+use crossent::loss::{self, CrossEntropyOptions, Reduction};
 use crossent::notebook::Notebook;
 use crossent::plot::{self, Figure, Line, Series};
 use crossent::torchlike::{
@@ -411,7 +412,11 @@ fn cross_soft_cells(nb: &mut Notebook, device: &Device, out: &Path) -> Result<()
 
     let rows = repeat_rows(&x, 50)?;
     let targets = Tensor::arange(0i64, 50, device)?;
-    let library = cross_entropy_none(&rows, &targets)?;
+    let none = CrossEntropyOptions {
+        reduction: Reduction::None,
+        ..Default::default()
+    };
+    let library = loss::cross_entropy(&rows, &targets, &none)?;
     draw(
         nb,
         "plt.plot(torch.linspace(-2,2,50),F.cross_entropy(torch.linspace(-2,2,50)[None].repeat(50,1))",
@@ -430,11 +435,15 @@ fn cross_soft_cells(nb: &mut Notebook, device: &Device, out: &Path) -> Result<()
          called without a target (TypeError: missing 'target'). The chapter plots the intended \
          F.cross_entropy(rows, torch.arange(50), reduction='none'): row i's loss for class i.",
     );
-    let diff = max_abs_diff(&library, &per_element)?;
+    let diff = max_abs_diff(&library, &per_element)?.max(max_abs_diff(
+        &library,
+        &cross_entropy_none(&rows, &targets)?,
+    )?);
     nb.check(
-        "the library per-row cross-entropy equals cross_soft",
+        "the per-row cross-entropy (crossent's fused, reduction='none') equals cross_soft \
+         and candle-nn's log_softmax + nll within 1e-6",
         diff <= 1e-6,
-        &format!("largest difference {}", pt::py_sci(diff, 1)),
+        "",
     );
 
     let loss = cross_soft2(&rows, &targets)?;
@@ -452,6 +461,14 @@ fn cross_soft_cells(nb: &mut Notebook, device: &Device, out: &Path) -> Result<()
         &library_loss,
         "tensor(4.5290)",
     )?;
+    let fused = loss::cross_entropy(&rows, &targets, &CrossEntropyOptions::default())?;
+    let diff = max_abs_diff(&fused, &library_loss)?.max(max_abs_diff(&fused, &loss)?);
+    nb.check(
+        "crossent's fused cross-entropy agrees with candle-nn's and with cross_soft2 here, \
+         within 1e-6",
+        diff <= 1e-6,
+        "",
+    );
     let zeros = Tensor::zeros(50, DType::I64, device)?;
     let mine = scalar(&cross_soft2(&rows, &zeros)?)?;
     let theirs = scalar(&candle_nn::loss::cross_entropy(&rows, &zeros)?)?;

@@ -10,6 +10,8 @@ use anyhow::Result;
 use candle_core::{Device, Tensor, D};
 use clap::Parser;
 use crossent::cli::{self, CommonArgs};
+use crossent::lesson::SeededRng;
+use crossent::loss::{self, CrossEntropyOptions};
 use crossent::notebook::Notebook;
 use crossent::refine::{refine, Refined};
 use crossent::torchlike::{max_abs_diff, pick_rows, scalar};
@@ -50,6 +52,10 @@ struct Args {
     /// refining them: shows the last-digit differences that rounding causes
     #[arg(long)]
     as_printed: bool,
+
+    /// Also time the naive, composed and fused losses (printed to stderr)
+    #[arg(long)]
+    timings: bool,
 }
 
 /// The inputs the chapter runs on.
@@ -78,12 +84,24 @@ fn main() -> ExitCode {
         let printed: Vec<f64> = X_PRINTED.iter().chain(&INPUT_PRINTED).copied().collect();
         let mut nb = Notebook::new(TITLE, SOURCE);
         if args.as_printed {
-            notebook(&mut nb, &device, &Inputs::from_values(&printed), None)?;
+            notebook(
+                &mut nb,
+                &device,
+                &Inputs::from_values(&printed),
+                None,
+                false,
+            )?;
             return Ok(nb.finish());
         }
         let refined = refine(&printed, ROUNDING, |values| {
             let mut silent = Notebook::silent();
-            notebook(&mut silent, &device, &Inputs::from_values(values), None)?;
+            notebook(
+                &mut silent,
+                &device,
+                &Inputs::from_values(values),
+                None,
+                false,
+            )?;
             Ok(silent.misfit())
         })?;
         notebook(
@@ -91,6 +109,7 @@ fn main() -> ExitCode {
             &device,
             &Inputs::from_values(&refined.values),
             Some(&refined),
+            args.timings,
         )?;
         Ok(nb.finish())
     })
@@ -103,6 +122,7 @@ fn notebook(
     device: &Device,
     inputs: &Inputs,
     refined: Option<&Refined>,
+    timings: bool,
 ) -> Result<()> {
     nb.code("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F");
 
@@ -341,6 +361,7 @@ fn notebook(
     )?;
 
     if !nb.is_silent() {
+        let fused = loss::cross_entropy(&x, &target, &CrossEntropyOptions::default())?;
         agreement_of_losses(
             nb,
             &[
@@ -348,10 +369,89 @@ fn notebook(
                 ("nll(log_softmax(x), target)", &loss_manual),
                 ("candle_nn: nll(log_softmax(x))", &loss_library),
                 ("candle_nn: cross_entropy(x)", &loss_one_shot),
+                ("crossent::loss::cross_entropy (fused)", &fused),
             ],
         )?;
         overflow_of_manual_log_softmax(nb, device, log_softmax)?;
+        naive_composed_fused(nb, device, log_softmax, nll, timings)?;
     }
+    Ok(())
+}
+
+/// Beyond the notebook: the notebook's manual loss (naive), candle-nn's composed one and
+/// the project's fused one, for accuracy against float64 (printed) and speed (printed to
+/// stderr with `--timings`, so that the output stays the same from run to run).
+fn naive_composed_fused(
+    nb: &mut Notebook,
+    device: &Device,
+    log_softmax: fn(&Tensor) -> Result<Tensor>,
+    nll: fn(&Tensor, &Tensor) -> Result<Tensor>,
+    timings: bool,
+) -> Result<()> {
+    nb.heading("Beyond the notebook: naive, composed and fused cross-entropy");
+    let (n, c) = (512, 1000);
+    let mut rng = SeededRng::new(2);
+    let targets: Vec<u32> = (0..n).map(|i| (i * 7919 % c) as u32).collect();
+    let target = Tensor::from_vec(targets.clone(), n, device)?;
+    let mut lines = Vec::new();
+    for (regime, scale) in [("logits in ±8", 8.0f32), ("logits in ±100", 100.0)] {
+        let values = rng.uniform(n * c, scale);
+        let reference = {
+            let mut total = 0f64;
+            for (row, &t) in values.chunks(c).zip(&targets) {
+                let m = row
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let lse = m + row
+                    .iter()
+                    .map(|&v| (f64::from(v) - m).exp())
+                    .sum::<f64>()
+                    .ln();
+                total += lse - f64::from(row[t as usize]);
+            }
+            total / n as f64
+        };
+        let x = Tensor::from_vec(values, (n, c), device)?;
+        let naive = || nll(&log_softmax(&x)?, &target);
+        let composed = || Ok(candle_nn::loss::cross_entropy(&x, &target)?);
+        let fused = || loss::cross_entropy(&x, &target, &CrossEntropyOptions::default());
+        let versions: [(&str, &dyn Fn() -> Result<Tensor>); 3] = [
+            ("naive (the notebook's log_softmax + nll)", &naive),
+            ("composed (candle_nn::loss::cross_entropy)", &composed),
+            ("fused (crossent::loss::cross_entropy)", &fused),
+        ];
+        lines.push(format!("{regime}, {n}x{c}, float32 against float64:"));
+        for (name, f) in versions {
+            let got = scalar(&f()?)?;
+            let error = (got - reference).abs() / reference.abs();
+            let verdict = if !got.is_finite() {
+                format!("{} (overflow)", np::float64(got))
+            } else if error < 1e-6 {
+                "relative error below 1e-6".to_string()
+            } else {
+                "relative error above 1e-6".to_string()
+            };
+            lines.push(format!("  {name:<44} {verdict}"));
+            if timings {
+                let start = std::time::Instant::now();
+                for _ in 0..20 {
+                    std::hint::black_box(f()?);
+                }
+                eprintln!(
+                    "timing: {regime}: {name}: {:.3} ms",
+                    start.elapsed().as_secs_f64() * 1e3 / 20.0
+                );
+            }
+        }
+    }
+    nb.extra("accuracy", &lines.join("\n"));
+    let text = lines.join("\n");
+    nb.check(
+        "the naive loss overflows on large logits; composed and fused stay within 1e-6 of float64",
+        text.matches("relative error below 1e-6").count() == 5 && text.contains("(overflow)"),
+        "",
+    );
     Ok(())
 }
 
@@ -388,7 +488,7 @@ fn agreement_of_losses(nb: &mut Notebook, losses: &[(&str, &Tensor)]) -> Result<
     let mut values = Vec::new();
     for (name, loss) in losses {
         let v = scalar(loss)?;
-        lines.push(format!("{name:<34} {}", np::float32(v as f32)));
+        lines.push(format!("{name:<38} {}", np::float32(v as f32)));
         values.push(v);
     }
     let spread = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max)

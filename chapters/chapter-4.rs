@@ -9,6 +9,7 @@ use anyhow::Result;
 use candle_core::{DType, Device, Tensor, Var, D};
 use clap::Parser;
 use crossent::cli::{self, CommonArgs};
+use crossent::loss::{self, CrossEntropyOptions, Reduction};
 use crossent::notebook::Notebook;
 use crossent::refine::{refine, Refined};
 use crossent::torchlike::{max_abs_diff, one_hot, pick_rows};
@@ -203,20 +204,40 @@ fn notebook(
         per_example,
     )?;
 
-    let none = cross_entropy_none(&activations, &targets)?;
-    let mean = candle_nn::loss::cross_entropy(&activations, &targets)?;
+    // nn.CrossEntropyLoss: the project's fused loss; F.cross_entropy: candle-nn's pieces.
+    let fused = |reduction| {
+        let opts = CrossEntropyOptions {
+            reduction,
+            ..Default::default()
+        };
+        loss::cross_entropy(&activations, &targets, &opts)
+    };
+    let (fused_none, fused_mean) = (fused(Reduction::None)?, fused(Reduction::Mean)?);
     nb.tensor_tuple(
         "nn.CrossEntropyLoss(reduction='none')(activations, targets), \
          nn.CrossEntropyLoss()(activations, targets)",
-        &[&none, &mean],
+        &[&fused_none, &fused_mean],
         per_example,
     )?;
+    let none = cross_entropy_none(&activations, &targets)?;
+    let mean = candle_nn::loss::cross_entropy(&activations, &targets)?;
     nb.tensor_tuple(
         "F.cross_entropy(activations, targets, reduction='none'), \
          F.cross_entropy(activations, targets)",
         &[&none, &mean],
         per_example,
     )?;
+    if !nb.is_silent() {
+        let diff = max_abs_diff(&fused_none, &none)?
+            .max(max_abs_diff(&fused_none, &losses)?)
+            .max(max_abs_diff(&fused_mean, &mean)?);
+        nb.check(
+            "the fused crossent::loss::cross_entropy (nn.CrossEntropyLoss above) agrees with \
+             candle-nn's log_softmax + nll and with -log(p_correct_class) within 1e-6",
+            diff <= 1e-6,
+            "",
+        );
+    }
 
     nb.heading("Gradient of Cross Entropy");
     let body = DERIVATION_CELL
