@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that the CUDA build compiles: installs Debian's nvidia-cuda-toolkit (CUDA 11.8,
 # from the contrib and non-free components) when nvcc is absent, then builds every binary
-# and test with `--features cuda`. No GPU is needed to compile.
+# and test with `--features cuda` (into target/cuda). No GPU is needed to compile.
 #
 #   CUDA_COMPUTE_CAP  the GPU's compute capability without the dot (default 80). CUDA
 #                     11.8's nvcc knows up to 90 only partly; sm_80 code also runs on
@@ -32,6 +32,8 @@ SOURCES
 fi
 
 export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-80}"
+# A target folder of its own, so that the CPU build beside it is not rebuilt.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/cuda}"
 nvcc --version | tail -n 2
 time cargo build --release --features cuda --bins --tests
 echo "check-cuda: the cuda build compiles (compute capability $CUDA_COMPUTE_CAP)"
