@@ -44,20 +44,18 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match cli::parse::<Args>() {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    cli::run(|| {
-        let device = args.common.device.open()?;
-        let out = args
-            .out
-            .clone()
-            .unwrap_or_else(|| plot::default_out_dir("chapter-1"));
-        let mut nb = Notebook::new(TITLE, SOURCE);
-        notebook(&mut nb, &device, &out, args.data_dir.as_deref())?;
-        Ok(nb.finish())
-    })
+    cli::main(
+        |args: &Args| args.common.device,
+        |args, device| {
+            let out = args
+                .out
+                .clone()
+                .unwrap_or_else(|| plot::default_out_dir("chapter-1"));
+            let mut nb = Notebook::new(TITLE, SOURCE);
+            notebook(&mut nb, &device, &out, args.data_dir.as_deref())?;
+            Ok(nb.finish())
+        },
+    )
 }
 
 /// Turns a figure into a harness record by writing it to `out`.

@@ -75,44 +75,42 @@ impl Inputs {
 }
 
 fn main() -> ExitCode {
-    let args = match cli::parse::<Args>() {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    cli::run(|| {
-        let device = args.common.device.open()?;
-        let printed: Vec<f64> = X_PRINTED.iter().chain(&INPUT_PRINTED).copied().collect();
-        let mut nb = Notebook::new(TITLE, SOURCE);
-        if args.as_printed {
+    cli::main(
+        |args: &Args| args.common.device,
+        |args, device| {
+            let printed: Vec<f64> = X_PRINTED.iter().chain(&INPUT_PRINTED).copied().collect();
+            let mut nb = Notebook::new(TITLE, SOURCE);
+            if args.as_printed {
+                notebook(
+                    &mut nb,
+                    &device,
+                    &Inputs::from_values(&printed),
+                    None,
+                    false,
+                )?;
+                return Ok(nb.finish());
+            }
+            let refined = refine(&printed, ROUNDING, |values| {
+                let mut silent = Notebook::silent();
+                notebook(
+                    &mut silent,
+                    &device,
+                    &Inputs::from_values(values),
+                    None,
+                    false,
+                )?;
+                Ok(silent.misfit())
+            })?;
             notebook(
                 &mut nb,
                 &device,
-                &Inputs::from_values(&printed),
-                None,
-                false,
+                &Inputs::from_values(&refined.values),
+                Some(&refined),
+                args.timings,
             )?;
-            return Ok(nb.finish());
-        }
-        let refined = refine(&printed, ROUNDING, |values| {
-            let mut silent = Notebook::silent();
-            notebook(
-                &mut silent,
-                &device,
-                &Inputs::from_values(values),
-                None,
-                false,
-            )?;
-            Ok(silent.misfit())
-        })?;
-        notebook(
-            &mut nb,
-            &device,
-            &Inputs::from_values(&refined.values),
-            Some(&refined),
-            args.timings,
-        )?;
-        Ok(nb.finish())
-    })
+            Ok(nb.finish())
+        },
+    )
 }
 
 /// The notebook, cell by cell. `refined` describes how the inputs were chosen (absent

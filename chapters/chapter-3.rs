@@ -30,17 +30,15 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match cli::parse::<Args>() {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    cli::run(|| {
-        let device = args.common.device.open()?;
-        let mut nb = Notebook::new(TITLE, SOURCE);
-        implementation_cell(&mut nb, &device)?;
-        theory(&mut nb, &device)?;
-        Ok(nb.finish())
-    })
+    cli::main(
+        |args: &Args| args.common.device,
+        |_args, device| {
+            let mut nb = Notebook::new(TITLE, SOURCE);
+            implementation_cell(&mut nb, &device)?;
+            theory(&mut nb, &device)?;
+            Ok(nb.finish())
+        },
+    )
 }
 
 /// `my_cross_entropy` as the notebook writes it, in numpy's float32: the rescaled copy is

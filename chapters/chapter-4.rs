@@ -67,25 +67,23 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match cli::parse::<Args>() {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    cli::run(|| {
-        let device = args.common.device.open()?;
-        let mut nb = Notebook::new(TITLE, SOURCE);
-        if args.as_printed {
-            notebook(&mut nb, &device, &ACTIVATIONS_PRINTED, None)?;
-            return Ok(nb.finish());
-        }
-        let refined = refine(&ACTIVATIONS_PRINTED, ROUNDING, |values| {
-            let mut silent = Notebook::silent();
-            notebook(&mut silent, &device, values, None)?;
-            Ok(silent.misfit())
-        })?;
-        notebook(&mut nb, &device, &refined.values, Some(&refined))?;
-        Ok(nb.finish())
-    })
+    cli::main(
+        |args: &Args| args.common.device,
+        |args, device| {
+            let mut nb = Notebook::new(TITLE, SOURCE);
+            if args.as_printed {
+                notebook(&mut nb, &device, &ACTIVATIONS_PRINTED, None)?;
+                return Ok(nb.finish());
+            }
+            let refined = refine(&ACTIVATIONS_PRINTED, ROUNDING, |values| {
+                let mut silent = Notebook::silent();
+                notebook(&mut silent, &device, values, None)?;
+                Ok(silent.misfit())
+            })?;
+            notebook(&mut nb, &device, &refined.values, Some(&refined))?;
+            Ok(nb.finish())
+        },
+    )
 }
 
 /// `nn.CrossEntropyLoss(reduction='none')` / `F.cross_entropy(..., reduction='none')`

@@ -65,33 +65,31 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match cli::parse::<Args>() {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    cli::run(|| {
-        let device = args.common.device.open()?;
-        let data = if args.download {
-            mnist::download_lesson(&device)?
-        } else {
-            let location = mnist::locate(args.data_dir.as_deref());
-            mnist::load_lesson(&location, args.verify, &device)
-                .map_err(|e| anyhow!("{e:#} (or use --download)"))?
-        };
-        let out = args
-            .out
-            .clone()
-            .unwrap_or_else(|| plot::default_out_dir("chapter-5"));
-        let mut nb = Notebook::new(TITLE, SOURCE);
-        let mut lesson = Lesson {
-            nb: &mut nb,
-            device: &device,
-            out: &out,
-            rng: SeededRng::new(SEED),
-        };
-        lesson.run(&data)?;
-        Ok(nb.finish())
-    })
+    cli::main(
+        |args: &Args| args.common.device,
+        |args, device| {
+            let data = if args.download {
+                mnist::download_lesson(&device)?
+            } else {
+                let location = mnist::locate(args.data_dir.as_deref());
+                mnist::load_lesson(&location, args.verify, &device)
+                    .map_err(|e| anyhow!("{e:#} (or use --download)"))?
+            };
+            let out = args
+                .out
+                .clone()
+                .unwrap_or_else(|| plot::default_out_dir("chapter-5"));
+            let mut nb = Notebook::new(TITLE, SOURCE);
+            let mut lesson = Lesson {
+                nb: &mut nb,
+                device: &device,
+                out: &out,
+                rng: SeededRng::new(SEED),
+            };
+            lesson.run(&data)?;
+            Ok(nb.finish())
+        },
+    )
 }
 
 /// The model of the seed notebook: `self.layers = [Linear, ReLU, Linear]`.
@@ -173,6 +171,17 @@ impl Lesson<'_> {
         Linear::new(&mut self.rng, i, o, self.device)
     }
 
+    /// `[nn.Linear(m, nh), nn.ReLU(), nn.Linear(nh, 10)]`, freshly initialised.
+    fn layers_model(&mut self, m: usize) -> Result<LayersModel> {
+        Ok(LayersModel {
+            layers: vec![
+                Layer::Linear(self.linear(m, NH)?),
+                Layer::Relu,
+                Layer::Linear(self.linear(NH, 10)?),
+            ],
+        })
+    }
+
     /// A fresh `nn.Sequential(Linear(784,50), ReLU(), Linear(50,10))`.
     fn sequential(&mut self, m: usize) -> Result<(candle_nn::Sequential, Vec<Var>, Module)> {
         crossent::lesson::sequential(&mut self.rng, m, NH, 10, self.device)
@@ -240,13 +249,7 @@ impl Lesson<'_> {
              nn.Linear(nh, n_out)]\n    \n    def __call__(self, x):\n        for l in \
              self.layers: x = l(x)\n        return x",
         );
-        let model = LayersModel {
-            layers: vec![
-                Layer::Linear(self.linear(m, NH)?),
-                Layer::Relu,
-                Layer::Linear(self.linear(NH, 10)?),
-            ],
-        };
+        let model = self.layers_model(m)?;
         let nb = &mut *self.nb;
         nb.code("model = Model(m, nh, 10)");
         nb.extra(
@@ -574,13 +577,7 @@ impl Lesson<'_> {
         );
 
         // Registering modules by name, then with a ModuleList.
-        let layers = LayersModel {
-            layers: vec![
-                Layer::Linear(self.linear(m, NH)?),
-                Layer::Relu,
-                Layer::Linear(self.linear(NH, 10)?),
-            ],
-        };
+        let layers = self.layers_model(m)?;
         let registered: Vec<(String, Module)> = layers
             .modules()
             .into_iter()
@@ -600,13 +597,7 @@ impl Lesson<'_> {
             ),
         );
 
-        let model = LayersModel {
-            layers: vec![
-                Layer::Linear(self.linear(m, NH)?),
-                Layer::Relu,
-                Layer::Linear(self.linear(NH, 10)?),
-            ],
-        };
+        let model = self.layers_model(m)?;
         let listed: Vec<(String, Module)> = model
             .modules()
             .into_iter()

@@ -64,6 +64,22 @@ fn one_line_usage_error(rendered: &str) -> String {
     format!("{first} (run with --help for the flags)")
 }
 
+/// A chapter's `main`: parses the flags (see `parse`), opens the device they name and
+/// runs the chapter; an error becomes one line on stderr and exit code 1.
+pub fn main<A: Parser>(
+    device_of: impl FnOnce(&A) -> crate::device::DeviceChoice,
+    chapter: impl FnOnce(A, candle_core::Device) -> anyhow::Result<ExitCode>,
+) -> ExitCode {
+    let args = match parse::<A>() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    run(|| {
+        let device = device_of(&args).open()?;
+        chapter(args, device)
+    })
+}
+
 /// Runs a chapter: an error becomes one line on stderr and exit code 1.
 pub fn run(chapter: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
     match chapter() {

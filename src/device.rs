@@ -56,7 +56,16 @@ impl DeviceChoice {
         match self {
             Self::Cpu => Ok(Device::Cpu),
             Self::Cuda(ordinal) => open_cuda(ordinal),
-            Self::Auto => Ok(open_cuda(0).unwrap_or(Device::Cpu)),
+            Self::Auto => {
+                let (device, why) = match open_cuda(0) {
+                    Ok(device) => (device, "a CUDA device answered"),
+                    Err(_) if !BUILT_WITH_CUDA => (Device::Cpu, "built without CUDA"),
+                    Err(_) => (Device::Cpu, "no usable CUDA device"),
+                };
+                // On stderr, so that the printed chapter is the same on every device.
+                eprintln!("device: {} (--device auto: {why})", name(&device));
+                Ok(device)
+            }
         }
     }
 }

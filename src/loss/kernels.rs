@@ -117,57 +117,6 @@ fn exp_f32(x: f32) -> f32 {
     exp_f32_with(x, |a, b, c| a * b + c)
 }
 
-macro_rules! kernels {
-    ($exp:expr) => {
-        #[inline]
-        pub(super) unsafe fn max_f32(x: &[f32]) -> f32 {
-            let mut lanes = [f32::NEG_INFINITY; 8];
-            let chunks = x.chunks_exact(8);
-            let rest = chunks.remainder();
-            for ch in chunks {
-                for l in 0..8 {
-                    lanes[l] = super::nan_max(lanes[l], ch[l]);
-                }
-            }
-            let mut m = f32::NEG_INFINITY;
-            for &v in lanes.iter().chain(rest) {
-                m = super::nan_max(m, v);
-            }
-            m
-        }
-
-        #[inline]
-        pub(super) unsafe fn sum_exp_f32(x: &[f32], m: f32) -> f64 {
-            let mut lanes = [0f32; 8];
-            let chunks = x.chunks_exact(8);
-            let rest = chunks.remainder();
-            for ch in chunks {
-                for l in 0..8 {
-                    lanes[l] += $exp(ch[l] - m);
-                }
-            }
-            let mut total: f64 = lanes.iter().map(|&v| f64::from(v)).sum();
-            for &v in rest {
-                total += f64::from($exp(v - m));
-            }
-            total
-        }
-
-        #[inline]
-        pub(super) unsafe fn scaled_exp_f32(
-            x: &[f32],
-            m: f32,
-            log_sum: f32,
-            scale: f32,
-            out: &mut [f32],
-        ) {
-            for (o, &v) in out.iter_mut().zip(x) {
-                *o = scale * $exp((v - m) - log_sum);
-            }
-        }
-    };
-}
-
 /// AVX2+FMA kernels written with intrinsics, 8 lanes at a time; the tails use the scalar
 /// `exp_f32_with` with fused multiply-add.
 #[cfg(target_arch = "x86_64")]
@@ -282,8 +231,50 @@ mod avx2 {
     }
 }
 
+/// The same kernels as plain loops (8 independent lanes, which compilers vectorise), for
+/// CPUs without AVX2. `unsafe` only to share the call site with `avx2`.
 mod portable {
-    kernels!(super::exp_f32);
+    use super::{exp_f32, nan_max};
+
+    pub(super) unsafe fn max_f32(x: &[f32]) -> f32 {
+        let mut lanes = [f32::NEG_INFINITY; 8];
+        let chunks = x.chunks_exact(8);
+        let rest = chunks.remainder();
+        for ch in chunks {
+            for l in 0..8 {
+                lanes[l] = nan_max(lanes[l], ch[l]);
+            }
+        }
+        lanes
+            .iter()
+            .chain(rest)
+            .fold(f32::NEG_INFINITY, |m, &v| nan_max(m, v))
+    }
+
+    pub(super) unsafe fn sum_exp_f32(x: &[f32], m: f32) -> f64 {
+        let mut lanes = [0f32; 8];
+        let chunks = x.chunks_exact(8);
+        let rest = chunks.remainder();
+        for ch in chunks {
+            for l in 0..8 {
+                lanes[l] += exp_f32(ch[l] - m);
+            }
+        }
+        let lanes: f64 = lanes.iter().map(|&v| f64::from(v)).sum();
+        lanes + rest.iter().map(|&v| f64::from(exp_f32(v - m))).sum::<f64>()
+    }
+
+    pub(super) unsafe fn scaled_exp_f32(
+        x: &[f32],
+        m: f32,
+        log_sum: f32,
+        scale: f32,
+        out: &mut [f32],
+    ) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = scale * exp_f32((v - m) - log_sum);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -307,6 +298,34 @@ mod tests {
         assert_eq!(exp_f32(0.0), 1.0);
         let fused = exp_f32_with(1.2345, f32::mul_add);
         assert!((f64::from(fused) - 1.2345f64.exp()).abs() < 1e-6);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_and_portable_kernels_agree() {
+        if !(std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma"))
+        {
+            return;
+        }
+        let mut x: Vec<f32> = (0..203)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) / 3.0)
+            .collect();
+        x[17] = f32::NEG_INFINITY;
+        // SAFETY: the CPU has AVX2 and FMA (checked above).
+        unsafe {
+            assert_eq!(avx2::max_f32(&x), portable::max_f32(&x));
+            let (a, p) = (avx2::sum_exp_f32(&x, 16.0), portable::sum_exp_f32(&x, 16.0));
+            assert!(((a - p) / p).abs() < 1e-6, "{a} vs {p}");
+            let (mut oa, mut op) = (vec![0f32; x.len()], vec![0f32; x.len()]);
+            avx2::scaled_exp_f32(&x, 16.0, 1.5, 0.5, &mut oa);
+            portable::scaled_exp_f32(&x, 16.0, 1.5, 0.5, &mut op);
+            for (a, p) in oa.iter().zip(&op) {
+                assert!((a - p).abs() <= 1e-6 * p.abs().max(1e-30), "{a} vs {p}");
+            }
+            x[5] = f32::NAN;
+            assert!(avx2::max_f32(&x).is_nan() && portable::max_f32(&x).is_nan());
+        }
     }
 
     #[test]

@@ -223,66 +223,92 @@ pub fn cross_entropy(
     let loss = if input.device().is_cpu() {
         fused::cross_entropy(&input_c, targets, weight, geometry, opts, &out_shape)?
     } else {
-        composed_cross_entropy(&input_c, target, &targets, geometry, opts, &out_shape)?
+        composed_cross_entropy(&input_c, &targets, geometry, opts, &out_shape)?
     };
     Ok(loss.to_dtype(original)?)
+}
+
+/// For class-index targets over `(n, c, s)` data: each position's `weight[target]`
+/// (0 where the target is ignored), the index tensor `(n, 1, s)` to gather the target's
+/// entry with (ignored positions point at class 0, weighted 0), and the 0/1 mask of the
+/// positions not ignored.
+fn target_weights_and_index(
+    targets: &[i64],
+    g: Geometry,
+    weight: &Option<Tensor>,
+    ignore_index: i64,
+    dtype: DType,
+    device: &candle_core::Device,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let keep: Vec<f32> = targets
+        .iter()
+        .map(|&v| f32::from(u8::from(v != ignore_index)))
+        .collect();
+    let safe: Vec<u32> = targets
+        .iter()
+        .map(|&v| if v == ignore_index { 0 } else { v as u32 })
+        .collect();
+    let keep = Tensor::from_vec(keep, (g.n, g.s), device)?.to_dtype(dtype)?;
+    let idx = Tensor::from_vec(safe, (g.n, 1, g.s), device)?;
+    let weight = match weight {
+        Some(w) => w.to_dtype(dtype)?.to_device(device)?,
+        None => Tensor::ones(g.c, dtype, device)?,
+    };
+    let w_t = weight
+        .index_select(&idx.flatten_all()?, 0)?
+        .reshape((g.n, g.s))?
+        .mul(&keep)?;
+    Ok((w_t, idx, keep))
+}
+
+/// Combines per-position losses `(n, s)` as `reduction` says; the mean divides by
+/// `divisor`.
+fn reduce(
+    per: Tensor,
+    reduction: Reduction,
+    divisor: &Tensor,
+    out_shape: &[usize],
+) -> Result<Tensor> {
+    Ok(match reduction {
+        Reduction::None => per.reshape(out_shape)?,
+        Reduction::Sum => per.sum_all()?,
+        Reduction::Mean => per.sum_all()?.broadcast_div(divisor)?,
+    })
 }
 
 /// The same loss from candle ops (any device): log_softmax, then the weighted, smoothed
 /// and reduced negative log-likelihood.
 fn composed_cross_entropy(
     input: &Tensor,
-    target: &Tensor,
     targets: &Targets,
     g: Geometry,
     opts: &CrossEntropyOptions,
     out_shape: &[usize],
 ) -> Result<Tensor> {
     let device = input.device();
-    let x = input.reshape((g.n, g.c, g.s))?;
-    let logp = log_softmax(&x, 1)?;
+    let dtype = input.dtype();
+    let logp = log_softmax(&input.reshape((g.n, g.c, g.s))?, 1)?;
     let eps = opts.label_smoothing;
     let weight = match &opts.weight {
-        Some(w) => w.to_dtype(input.dtype())?.to_device(device)?,
-        None => Tensor::ones(g.c, input.dtype(), device)?,
+        Some(w) => w.to_dtype(dtype)?.to_device(device)?,
+        None => Tensor::ones(g.c, dtype, device)?,
     };
     let w3 = weight.reshape((1, g.c, 1))?;
     match targets {
         Targets::Probabilities(y) => {
             let y = y.reshape((g.n, g.c, g.s))?;
             let y = ((y * (1.0 - eps))? + eps / g.c as f64)?;
-            let per = (logp * y)?.broadcast_mul(&w3)?.sum(1)?.neg()?; // (n, s)
-            match opts.reduction {
-                Reduction::None => Ok(per.reshape(out_shape)?),
-                Reduction::Sum => Ok(per.sum_all()?),
-                Reduction::Mean => Ok((per.sum_all()? / (g.n * g.s) as f64)?),
-            }
+            let per = (logp * y)?.broadcast_mul(&w3)?.sum(1)?.neg()?;
+            let positions = Tensor::new((g.n * g.s) as f64, device)?.to_dtype(dtype)?;
+            reduce(per, opts.reduction, &positions, out_shape)
         }
         Targets::Classes(t) => {
-            let keep: Vec<f64> = t
-                .iter()
-                .map(|&v| f64::from(u8::from(v != opts.ignore_index)))
-                .collect();
-            let safe: Vec<u32> = t
-                .iter()
-                .map(|&v| if v == opts.ignore_index { 0 } else { v as u32 })
-                .collect();
-            let keep = Tensor::from_vec(keep, (g.n, g.s), device)?.to_dtype(input.dtype())?;
-            let idx = Tensor::from_vec(safe, (g.n, 1, g.s), device)?;
-            let picked = logp.gather(&idx, 1)?.squeeze(1)?; // (n, s)
-            let w_t = weight
-                .index_select(&idx.flatten_all()?, 0)?
-                .reshape((g.n, g.s))?
-                .mul(&keep)?;
-            let nll = (picked * &w_t)?.neg()?;
+            let (w_t, idx, keep) =
+                target_weights_and_index(t, g, &opts.weight, opts.ignore_index, dtype, device)?;
+            let nll = (logp.gather(&idx, 1)?.squeeze(1)? * &w_t)?.neg()?;
             let smooth = logp.broadcast_mul(&w3)?.sum(1)?.neg()?.mul(&keep)?;
             let per = ((nll * (1.0 - eps))? + (smooth * (eps / g.c as f64))?)?;
-            let _ = target;
-            match opts.reduction {
-                Reduction::None => Ok(per.reshape(out_shape)?),
-                Reduction::Sum => Ok(per.sum_all()?),
-                Reduction::Mean => Ok(per.sum_all()?.broadcast_div(&w_t.sum_all()?)?),
-            }
+            reduce(per, opts.reduction, &w_t.sum_all()?, out_shape)
         }
     }
 }
@@ -299,32 +325,17 @@ pub fn nll_loss(input: &Tensor, target: &Tensor, opts: &NllLossOptions) -> Resul
     let (g, out_shape) = geometry(input, target, true)?;
     check_weight(&opts.weight, g.c)?;
     let targets = class_targets(target, g.c, opts.ignore_index)?;
-    let device = input.device();
+    let (w_t, idx, _) = target_weights_and_index(
+        &targets,
+        g,
+        &opts.weight,
+        opts.ignore_index,
+        input.dtype(),
+        input.device(),
+    )?;
     let x = input.reshape((g.n, g.c, g.s))?;
-    let keep: Vec<f32> = targets
-        .iter()
-        .map(|&v| f32::from(u8::from(v != opts.ignore_index)))
-        .collect();
-    let safe: Vec<u32> = targets
-        .iter()
-        .map(|&v| if v == opts.ignore_index { 0 } else { v as u32 })
-        .collect();
-    let keep = Tensor::from_vec(keep, (g.n, g.s), device)?.to_dtype(input.dtype())?;
-    let idx = Tensor::from_vec(safe, (g.n, 1, g.s), device)?;
-    let weight = match &opts.weight {
-        Some(w) => w.to_dtype(input.dtype())?.to_device(device)?,
-        None => Tensor::ones(g.c, input.dtype(), device)?,
-    };
-    let w_t = weight
-        .index_select(&idx.flatten_all()?, 0)?
-        .reshape((g.n, g.s))?
-        .mul(&keep)?;
     let per = (x.gather(&idx, 1)?.squeeze(1)? * &w_t)?.neg()?;
-    match opts.reduction {
-        Reduction::None => Ok(per.reshape(out_shape)?),
-        Reduction::Sum => Ok(per.sum_all()?),
-        Reduction::Mean => Ok(per.sum_all()?.broadcast_div(&w_t.sum_all()?)?),
-    }
+    reduce(per, opts.reduction, &w_t.sum_all()?, &out_shape)
 }
 
 /// `torch.logsumexp(x, dim)`: max-shifted; an infinite maximum is not subtracted, so a
@@ -386,7 +397,7 @@ mod tests {
                     Targets::Probabilities(target.clone())
                 };
                 let fused = cross_entropy(&x, target, &opts)?;
-                let composed = composed_cross_entropy(&x, target, &targets, g, &opts, &out_shape)?;
+                let composed = composed_cross_entropy(&x, &targets, g, &opts, &out_shape)?;
                 assert_eq!(fused.dims(), composed.dims());
                 let diff = (fused - composed)?
                     .abs()?
