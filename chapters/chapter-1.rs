@@ -543,7 +543,7 @@ fn gradient_cells(nb: &mut Notebook, device: &Device) -> Result<()> {
             pt::py_sci(diff, 1)
         ),
     );
-    finite_difference_check(nb)?;
+    finite_difference_check(nb, device)?;
 
     // The `.sum(1)` broadcast: rows that differ expose it.
     let scaled = rows.broadcast_mul(
@@ -579,11 +579,10 @@ fn gradient_cells(nb: &mut Notebook, device: &Device) -> Result<()> {
 
 /// Central finite differences of the mean cross-entropy (float64) against the manual
 /// gradient, at a few entries.
-fn finite_difference_check(nb: &mut Notebook) -> Result<()> {
-    let cpu = Device::Cpu;
+fn finite_difference_check(nb: &mut Notebook, device: &Device) -> Result<()> {
     let base: Vec<f64> = np_linspace(-2.0, 2.0, 50);
-    let rows = Tensor::from_vec(base.repeat(50), (50, 50), &cpu)?;
-    let targets = Tensor::arange(0i64, 50, &cpu)?;
+    let rows = Tensor::from_vec(base.repeat(50), (50, 50), device)?;
+    let targets = Tensor::arange(0i64, 50, device)?;
     let manual = cross_soft2_grad(&rows, &targets)?.to_vec2::<f64>()?;
     let h = 1e-5;
     let mut worst: f64 = 0.0;
@@ -594,7 +593,7 @@ fn finite_difference_check(nb: &mut Notebook) -> Result<()> {
         plus[i * 50 + j] += h;
         minus[i * 50 + j] -= h;
         let f = |v: Vec<f64>| -> Result<f64> {
-            let t = Tensor::from_vec(v, (50, 50), &cpu)?;
+            let t = Tensor::from_vec(v, (50, 50), device)?;
             scalar(&candle_nn::loss::cross_entropy(&t, &targets)?)
         };
         let numeric = (f(plus)? - f(minus)?) / (2.0 * h);
