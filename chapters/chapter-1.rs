@@ -52,6 +52,7 @@ fn main() -> ExitCode {
                 .clone()
                 .unwrap_or_else(|| plot::default_out_dir("chapter-1"));
             let mut nb = Notebook::new(TITLE, SOURCE);
+            nb.on_device(&device);
             notebook(&mut nb, &device, &out, args.data_dir.as_deref())?;
             Ok(nb.finish())
         },

@@ -80,6 +80,7 @@ fn main() -> ExitCode {
         |args, device| {
             let printed: Vec<f64> = X_PRINTED.iter().chain(&INPUT_PRINTED).copied().collect();
             let mut nb = Notebook::new(TITLE, SOURCE);
+            nb.on_device(&device);
             if args.as_printed {
                 notebook(
                     &mut nb,

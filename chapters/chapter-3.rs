@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         |args: &Args| args.common.device,
         |_args, device| {
             let mut nb = Notebook::new(TITLE, SOURCE);
+            nb.on_device(&device);
             implementation_cell(&mut nb, &device)?;
             theory(&mut nb, &device)?;
             Ok(nb.finish())

@@ -71,6 +71,7 @@ fn main() -> ExitCode {
         |args: &Args| args.common.device,
         |args, device| {
             let mut nb = Notebook::new(TITLE, SOURCE);
+            nb.on_device(&device);
             if args.as_printed {
                 notebook(&mut nb, &device, &ACTIVATIONS_PRINTED, None)?;
                 return Ok(nb.finish());

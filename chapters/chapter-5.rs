@@ -80,6 +80,7 @@ fn main() -> ExitCode {
                 .clone()
                 .unwrap_or_else(|| plot::default_out_dir("chapter-5"));
             let mut nb = Notebook::new(TITLE, SOURCE);
+            nb.on_device(&device);
             let mut lesson = Lesson {
                 nb: &mut nb,
                 device: &device,

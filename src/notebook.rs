@@ -77,6 +77,8 @@ pub struct Notebook {
     checks_failed: Vec<String>,
     figures: Vec<FigureRecord>,
     findings: Vec<Deviation>,
+    /// Off the CPU, last-digit differences are reported as deviations, not failures.
+    device_tolerance: Option<Tolerance>,
     misfit: Misfit,
 }
 
@@ -112,8 +114,23 @@ impl Notebook {
             checks_failed: Vec::new(),
             figures: Vec::new(),
             findings: Vec::new(),
+            device_tolerance: None,
             misfit: Misfit::default(),
         }
+    }
+
+    /// Declares the device the chapter computes on. Off the CPU, an output that differs
+    /// from the notebook only in its last printed digits (up to 2e-4) counts as a
+    /// deviation within tolerance, with the device as its reason, instead of a mismatch:
+    /// GPU kernels round differently from the CPU ones the notebook ran.
+    pub fn on_device(&mut self, device: &candle_core::Device) {
+        self.device_tolerance = (!device.is_cpu()).then(|| Tolerance {
+            abs: 2e-4,
+            reason: format!(
+                "computed on {}, whose kernels round differently in the last digit",
+                crate::device::name(device)
+            ),
+        });
     }
 
     /// Whether this run prints; chapters skip work that only serves the reader.
@@ -270,7 +287,7 @@ impl Notebook {
             self.say("    -> matches the notebook verbatim");
             return;
         }
-        if let Some(tol) = tolerance {
+        if let Some(tol) = tolerance.or(self.device_tolerance.as_ref()) {
             if let Some(diff) = max_abs_difference(output, notebook) {
                 if diff <= tol.abs {
                     self.within_tolerance += 1;
@@ -559,5 +576,19 @@ mod tests {
         nb.show("x", "tensor([4.0058])", "tensor([4.0058])");
         assert_eq!(nb.misfit(), Misfit::default());
         assert!(nb.passed());
+    }
+
+    #[test]
+    fn off_the_cpu_last_digit_differences_are_deviations() {
+        let mut nb = Notebook::silent();
+        nb.device_tolerance = Some(Tolerance {
+            abs: 2e-4,
+            reason: "computed on cuda:0".into(),
+        });
+        nb.compare(1, "tensor([4.0057])", "tensor([4.0058])", None);
+        assert!(nb.passed());
+        assert_eq!(nb.within_tolerance, 1);
+        nb.compare(2, "tensor([4.0050])", "tensor([4.0058])", None);
+        assert!(!nb.passed());
     }
 }
