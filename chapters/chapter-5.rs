@@ -433,6 +433,14 @@ impl TwoLayer {
     }
 }
 
+/// The lesson's epoch with an optimizer, then the last batch's loss and accuracy.
+const OPTIMIZER_LOOP: &str =
+    "for epoch in range(epochs):\n    for i in range((n-1)//bs + 1):\n        \
+     start_i = i*bs\n        end_i = start_i+bs\n        xb = x_train[start_i:end_i]\n        \
+     yb = y_train[start_i:end_i]\n        pred = model(xb)\n        \
+     loss = loss_func(pred, yb)\n\n        loss.backward()\n        opt.step()\n        \
+     opt.zero_grad()\n\nloss,acc = loss_func(model(xb), yb), accuracy(model(xb), yb)\nloss,acc";
+
 const LINEAR_1: &str = "Linear(in_features=784, out_features=50, bias=True)";
 const LINEAR_2: &str = "Linear(in_features=50, out_features=10, bias=True)";
 
@@ -680,13 +688,10 @@ impl Lesson<'_> {
             |grads| opt.step(grads),
         )?;
         self.last_batch(
-            "model = nn.Sequential(nn.Linear(m,nh), nn.ReLU(), nn.Linear(nh,10))\n\
-             opt = Optimizer(model.parameters())\n\n\
-             for epoch in range(epochs):\n    for i in range((n-1)//bs + 1):\n        \
-             start_i = i*bs\n        end_i = start_i+bs\n        xb = x_train[start_i:end_i]\n        \
-             yb = y_train[start_i:end_i]\n        pred = model(xb)\n        \
-             loss = loss_func(pred, yb)\n\n        loss.backward()\n        opt.step()\n        \
-             opt.zero_grad()\n\nloss,acc = loss_func(model(xb), yb), accuracy(model(xb), yb)\nloss,acc",
+            &format!(
+                "model = nn.Sequential(nn.Linear(m,nh), nn.ReLU(), nn.Linear(nh,10))\n\
+                 opt = Optimizer(model.parameters())\n\n{OPTIMIZER_LOOP}"
+            ),
             &epoch,
             |xb| Ok(model.forward(xb)?),
             "(tensor(0.0797, grad_fn=<NllLossBackward>), tensor(0.9375))",
@@ -716,11 +721,7 @@ impl Lesson<'_> {
             |grads| Ok(opt.step(grads)?),
         )?;
         let acc = self.last_batch(
-            "for epoch in range(epochs):\n    for i in range((n-1)//bs + 1):\n        \
-             start_i = i*bs\n        end_i = start_i+bs\n        xb = x_train[start_i:end_i]\n        \
-             yb = y_train[start_i:end_i]\n        pred = model(xb)\n        \
-             loss = loss_func(pred, yb)\n\n        loss.backward()\n        opt.step()\n        \
-             opt.zero_grad()\n\nloss,acc = loss_func(model(xb), yb), accuracy(model(xb), yb)\nloss,acc",
+            OPTIMIZER_LOOP,
             &epoch,
             |xb| Ok(model.forward(xb)?),
             "(tensor(0.0436, grad_fn=<NllLossBackward>), tensor(1.))",
