@@ -32,6 +32,7 @@ fn time_ms(mut f: impl FnMut() -> Result<()>) -> Result<f64> {
 }
 
 fn main() -> Result<()> {
+    crossent::cli::keep_freed_memory();
     let device = Device::Cpu;
     let mut rng = SeededRng::new(1);
     let opts = CrossEntropyOptions::default();

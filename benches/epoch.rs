@@ -20,6 +20,7 @@ const ROUNDS: usize = 3;
 
 fn main() -> Result<()> {
     crossent::cli::settle_thread_count();
+    crossent::cli::keep_freed_memory();
     let dir = std::env::var_os("MNIST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"));

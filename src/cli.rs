@@ -18,7 +18,23 @@ pub struct CommonArgs {
 /// `settle_thread_count`), before any thread starts.
 pub fn parse<A: Parser>() -> Result<A, ExitCode> {
     settle_thread_count();
+    keep_freed_memory();
     parse_from(std::env::args_os())
+}
+
+/// Lets glibc's malloc serve allocations up to 32 MB from its heap and keep freed memory
+/// instead of mapping fresh pages for each one: candle allocates a new buffer for every
+/// tensor, and each fresh page costs a fault and a clearing. For the fused cross-entropy
+/// at 4096×1000 forward+backward this takes 12–19 ms down to about 5 ms. Elsewhere a
+/// no-op.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called before any thread
+    // starts and its return value (0 when a value is refused) needs no handling.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
 }
 
 /// Sets `RAYON_NUM_THREADS=1` unless the user set it. Without it, candle looks up the
