@@ -15,7 +15,7 @@ use crossent::loss::{self, CrossEntropyOptions, Reduction};
 use crossent::notebook::Notebook;
 use crossent::plot::{self, Figure, Line, Series};
 use crossent::torchlike::{
-    linspace, max_abs_diff, np_linspace, one_hot, pick_rows, repeat_rows, scalar,
+    gradient, linspace, max_abs_diff, np_linspace, one_hot, pick_rows, repeat_rows, scalar,
 };
 use crossent::{mnist, np, pt};
 use std::path::{Path, PathBuf};
@@ -520,9 +520,7 @@ fn gradient_cells(nb: &mut Notebook, device: &Device) -> Result<()> {
     let xs = Var::from_tensor(&rows)?;
     let loss = candle_nn::loss::cross_entropy(xs.as_tensor(), &targets)?;
     let grads = loss.backward()?;
-    let autograd = grads
-        .get(xs.as_tensor())
-        .ok_or_else(|| anyhow::anyhow!("autograd gave no gradient for xs"))?;
+    let autograd = &gradient(&grads, &xs)?;
     let close = (autograd - &manual)?
         .abs()?
         .lt(1e-6)?
@@ -555,9 +553,7 @@ fn gradient_cells(nb: &mut Notebook, device: &Device) -> Result<()> {
     )?;
     let xs2 = Var::from_tensor(&scaled)?;
     let grads2 = candle_nn::loss::cross_entropy(xs2.as_tensor(), &targets)?.backward()?;
-    let true_grad = grads2
-        .get(xs2.as_tensor())
-        .ok_or_else(|| anyhow::anyhow!("autograd gave no gradient"))?;
+    let true_grad = &gradient(&grads2, &xs2)?;
     let wrong = max_abs_diff(&cross_soft2_grad(&scaled, &targets)?, true_grad)?;
     nb.finding(
         "cross_soft2_grad divides by the wrong row sums",
@@ -630,12 +626,7 @@ fn linear_layer_derivatives(nb: &mut Notebook, device: &Device) -> Result<()> {
         .matmul(w.as_tensor())?
         .broadcast_add(b.as_tensor())?;
     let grads = (y * &g)?.sum_all()?.backward()?;
-    let get = |v: &Var| {
-        grads
-            .get(v.as_tensor())
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("autograd gave no gradient"))
-    };
+    let get = |v: &Var| gradient(&grads, v);
     let dx = max_abs_diff(&get(&x)?, &g.matmul(&w.as_tensor().t()?)?)?;
     let dw = max_abs_diff(&get(&w)?, &x.as_tensor().t()?.matmul(&g)?)?;
     let db = max_abs_diff(&get(&b)?, &g.sum(0)?)?;

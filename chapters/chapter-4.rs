@@ -12,7 +12,7 @@ use crossent::cli::{self, CommonArgs};
 use crossent::loss::{self, CrossEntropyOptions, Reduction};
 use crossent::notebook::Notebook;
 use crossent::refine::{refine, Refined};
-use crossent::torchlike::{max_abs_diff, one_hot, pick_rows};
+use crossent::torchlike::{gradient, max_abs_diff, one_hot, pick_rows};
 use crossent::{np, pt};
 use std::process::ExitCode;
 
@@ -187,10 +187,10 @@ fn notebook(
     )?;
     if !nb.is_silent() {
         let diff = max_abs_diff(&log_of_softmax, &log_softmax)?;
-        nb.check(
+        nb.check_difference(
             "log(softmax) equals log_softmax on these activations",
-            diff <= 1e-6,
-            &format!("largest difference {}", pt::py_sci(diff, 1)),
+            diff,
+            1e-6,
         );
         more_accurate(nb, device)?;
     }
@@ -289,9 +289,7 @@ fn gradient_check(nb: &mut Notebook, activations: &Tensor, targets: &Tensor) -> 
     let z = Var::from_tensor(activations)?;
     let loss = candle_nn::loss::cross_entropy(z.as_tensor(), targets)?;
     let grads = loss.backward()?;
-    let autograd = grads
-        .get(z.as_tensor())
-        .ok_or_else(|| anyhow::anyhow!("autograd gave no gradient"))?;
+    let autograd = &gradient(&grads, &z)?;
     let o = candle_nn::ops::softmax(activations, 1)?;
     let y = one_hot(targets, 2)?.to_dtype(DType::F32)?;
     let derived = ((o - y)? / 6.0)?;
@@ -300,10 +298,10 @@ fn gradient_check(nb: &mut Notebook, activations: &Tensor, targets: &Tensor) -> 
         "beyond the notebook: the gradient of the mean loss, (o - y) / N",
         &pt::repr(&derived)?,
     );
-    nb.check(
+    nb.check_difference(
         "(softmax(z) - one_hot(targets)) / N equals candle autograd of the mean cross-entropy",
-        diff <= 1e-6,
-        &format!("largest difference {}", pt::py_sci(diff, 1)),
+        diff,
+        1e-6,
     );
     Ok(())
 }

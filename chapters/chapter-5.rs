@@ -219,8 +219,8 @@ impl Lesson<'_> {
         self.training_loop_cells(&model, x_train, y_train)?;
         self.module_cells(x_train, y_train)?;
         self.optimizer_cells(x_train, y_train)?;
-        self.dataset_cells(x_train, y_train, x_valid, y_valid)?;
-        self.validation_cells(x_train, y_train, x_valid, y_valid)?;
+        let (train_ds, valid_ds) = self.dataset_cells(x_train, y_train, x_valid, y_valid)?;
+        self.validation_cells(&train_ds, &valid_ds)?;
         Ok(())
     }
 
@@ -405,11 +405,7 @@ impl Lesson<'_> {
 fn test_near(nb: &mut Notebook, code: &str, a: &Tensor, b: &Tensor) -> Result<()> {
     nb.code(code);
     let diff = max_abs_diff(a, b)?;
-    nb.check(
-        "test_near: equal within 1e-3",
-        diff <= 1e-3,
-        &format!("largest difference {}", pt::py_sci(diff, 1)),
-    );
+    nb.check_difference("test_near: equal within 1e-3", diff, 1e-3);
     Ok(())
 }
 
@@ -749,7 +745,7 @@ impl Lesson<'_> {
         y_train: &Tensor,
         x_valid: &Tensor,
         y_valid: &Tensor,
-    ) -> Result<()> {
+    ) -> Result<(Dataset, Dataset)> {
         let (n, m) = x_train.dims2()?;
         self.nb.heading("Dataset and DataLoader");
         self.nb.code(
@@ -843,7 +839,7 @@ impl Lesson<'_> {
         )?;
 
         self.sampler_cells(&train_ds, &valid_ds, m)?;
-        Ok(())
+        Ok((train_ds, valid_ds))
     }
 
     fn sampler_cells(&mut self, train_ds: &Dataset, valid_ds: &Dataset, m: usize) -> Result<()> {
@@ -1008,17 +1004,9 @@ impl Lesson<'_> {
         Ok(())
     }
 
-    fn validation_cells(
-        &mut self,
-        x_train: &Tensor,
-        y_train: &Tensor,
-        x_valid: &Tensor,
-        y_valid: &Tensor,
-    ) -> Result<()> {
-        let (n, m) = x_train.dims2()?;
+    fn validation_cells(&mut self, train_ds: &Dataset, valid_ds: &Dataset) -> Result<()> {
+        let (n, m) = train_ds.x.dims2()?;
         self.nb.heading("Validation");
-        let train_ds = Dataset::new(x_train.clone(), y_train.clone())?;
-        let valid_ds = Dataset::new(x_valid.clone(), y_valid.clone())?;
         let code = "def fit(epochs, model, loss_func, opt, train_dl, valid_dl):\n    \
                     for epoch in range(epochs):\n        # Handle batchnorm / dropout\n        \
                     model.train()\n        for xb,yb in train_dl:\n            \
@@ -1048,7 +1036,7 @@ impl Lesson<'_> {
             }
             .batches(&mut self.rng);
             let trained = train_epoch(
-                sampled_batches(&train_ds, batches),
+                sampled_batches(train_ds, batches),
                 n_batches(n, BS),
                 |xb| Ok(model.forward(xb)?),
                 |grads| Ok(opt.step(grads)?),

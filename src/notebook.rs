@@ -398,6 +398,13 @@ impl Notebook {
         }
     }
 
+    /// A check that two computations agree: passes when their largest absolute
+    /// difference is at most `tolerance`, and prints that difference.
+    pub fn check_difference(&mut self, claim: &str, difference: f64, tolerance: f64) {
+        let detail = format!("largest difference {}", pt::py_sci(difference, 1));
+        self.check(claim, difference <= tolerance, &detail);
+    }
+
     /// A cell that could not run here (data absent); counted and named in the summary.
     pub fn not_run(&mut self, code: &str, reason: &str) {
         let n = self.open_cell(code);

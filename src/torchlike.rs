@@ -86,6 +86,17 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> Result<f64> {
     Ok(diff.flatten_all()?.max(D::Minus1)?.to_scalar::<f64>()?)
 }
 
+/// The gradient autograd computed for `var`; an error if it computed none.
+pub fn gradient(
+    grads: &candle_core::backprop::GradStore,
+    var: &candle_core::Var,
+) -> Result<Tensor> {
+    grads
+        .get(var.as_tensor())
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("autograd gave no gradient for a {:?} variable", var.dims()))
+}
+
 /// A scalar tensor's value as `f64`.
 pub fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
