@@ -1,8 +1,8 @@
 //! Row kernels of the fused cross-entropy: the maximum of a row, the sum of
 //! `exp(x - max)`, and `scale · exp(x - lse)` written out. For f32 they use a
-//! vectorised `exp` (Cephes' single-precision polynomial, within 2 ulp): AVX2+FMA
-//! intrinsics when the CPU has them, portable loops otherwise; f64 uses the standard
-//! library.
+//! vectorised `exp` (Cephes' single-precision polynomial, within 2 ulp): AVX-512 or
+//! AVX2+FMA intrinsics when the CPU has them, portable loops otherwise; f64 uses the
+//! standard library.
 
 /// The element types the fused loss computes in.
 pub(crate) trait Real: Copy + Send + Sync + PartialOrd + 'static {
@@ -55,11 +55,16 @@ impl Real for f32 {
     }
 }
 
-/// Calls the AVX2+FMA build of a kernel when the CPU has it, else the portable one.
+/// Calls the AVX-512 build of a kernel when the CPU has it, else the AVX2+FMA one, else
+/// the portable one.
 macro_rules! dispatch {
     ($name:ident($($arg:expr),*)) => {{
         #[cfg(target_arch = "x86_64")]
         {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports the features the function is compiled for.
+                return unsafe { avx512::$name($($arg),*) };
+            }
             if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                 // SAFETY: the CPU supports the features the function is compiled for.
                 return unsafe { avx2::$name($($arg),*) };
@@ -231,6 +236,126 @@ mod avx2 {
     }
 }
 
+/// AVX-512 kernels, 16 lanes at a time, computing bit for bit what the AVX2 ones compute:
+/// `exp16` is `exp8` on twice the lanes, the sum keeps the AVX2 kernel's eight running
+/// sums per pair of 8-lane halves and adds them up in the same order, and the tails go
+/// through the same scalar `exp` (or masked lanes, which equal it). So a machine with
+/// AVX-512 prints exactly what a machine with only AVX2 prints.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn exp16(x: __m512) -> __m512 {
+        let lo = _mm512_set1_ps(-87.336_54);
+        let xc = _mm512_max_ps(lo, _mm512_min_ps(_mm512_set1_ps(88.376_26), x));
+        let n =
+            _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_fmadd_ps(
+                xc,
+                _mm512_set1_ps(std::f32::consts::LOG2_E),
+                _mm512_set1_ps(0.5),
+            ));
+        let r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693_359_4), xc);
+        let r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.121_944_4e-4), r);
+        let mut y = _mm512_set1_ps(1.987_569_1e-4);
+        for c in [
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            0.5,
+        ] {
+            y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(c));
+        }
+        y = _mm512_fmadd_ps(
+            y,
+            _mm512_mul_ps(r, r),
+            _mm512_add_ps(r, _mm512_set1_ps(1.0)),
+        );
+        let e = _mm512_slli_epi32::<23>(_mm512_add_epi32(
+            _mm512_cvttps_epi32(n),
+            _mm512_set1_epi32(127),
+        ));
+        let result = _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+        let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, lo);
+        _mm512_maskz_mov_ps(!below, result)
+    }
+
+    /// The first `min(remaining, 16)` lanes.
+    #[inline]
+    fn first_lanes(remaining: usize) -> __mmask16 {
+        if remaining >= 16 {
+            u16::MAX
+        } else {
+            (1u16 << remaining) - 1
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn max_f32(x: &[f32]) -> f32 {
+        let neg_inf = _mm512_set1_ps(f32::NEG_INFINITY);
+        let (mut acc, mut nan) = (neg_inf, 0 as __mmask16);
+        let mut i = 0;
+        while i < x.len() {
+            let v = _mm512_mask_loadu_ps(neg_inf, first_lanes(x.len() - i), x.as_ptr().add(i));
+            acc = _mm512_max_ps(acc, v);
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+            i += 16;
+        }
+        if nan != 0 {
+            return f32::NAN;
+        }
+        _mm512_reduce_max_ps(acc)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn sum_exp_f32(x: &[f32], m: f32) -> f64 {
+        let mv = _mm512_set1_ps(m);
+        let mut acc = _mm512_setzero_ps();
+        let full = x.len() / 16 * 16;
+        let mut i = 0;
+        while i < full {
+            acc = _mm512_add_ps(
+                acc,
+                exp16(_mm512_sub_ps(_mm512_loadu_ps(x.as_ptr().add(i)), mv)),
+            );
+            i += 16;
+        }
+        let mut halves = [0f32; 16];
+        _mm512_storeu_ps(halves.as_mut_ptr(), acc);
+        let (a0, a1) = halves.split_at(8);
+        let lanes: Vec<f32> = a0.iter().zip(a1).map(|(p, q)| p + q).collect();
+        let mut total: f64 = lanes.iter().map(|&v| f64::from(v)).sum();
+        for &v in &x[full..] {
+            total += f64::from(super::exp_f32_with(v - m, f32::mul_add));
+        }
+        total
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn scaled_exp_f32(
+        x: &[f32],
+        m: f32,
+        log_sum: f32,
+        scale: f32,
+        out: &mut [f32],
+    ) {
+        let mv = _mm512_set1_ps(m);
+        let lv = _mm512_set1_ps(log_sum);
+        let sv = _mm512_set1_ps(scale);
+        let n = x.len().min(out.len());
+        let mut i = 0;
+        while i < n {
+            let k = first_lanes(n - i);
+            let v = _mm512_maskz_loadu_ps(k, x.as_ptr().add(i));
+            let v = _mm512_sub_ps(_mm512_sub_ps(v, mv), lv);
+            _mm512_mask_storeu_ps(out.as_mut_ptr().add(i), k, _mm512_mul_ps(sv, exp16(v)));
+            i += 16;
+        }
+    }
+}
+
 /// The same kernels as plain loops (8 independent lanes, which compilers vectorise), for
 /// CPUs without AVX2. `unsafe` only to share the call site with `avx2`.
 mod portable {
@@ -325,6 +450,48 @@ mod tests {
             }
             x[5] = f32::NAN;
             assert!(avx2::max_f32(&x).is_nan() && portable::max_f32(&x).is_nan());
+        }
+    }
+
+    /// The AVX-512 kernels must give exactly the AVX2 kernels' bits, so that output does
+    /// not depend on which of the two a machine has.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx512_kernels_equal_the_avx2_ones_bit_for_bit() {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            eprintln!("skipped: this CPU has no AVX-512");
+            return;
+        }
+        let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        // Lengths around the 8-, 16- and 32-lane steps, so that every tail path runs.
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 203, 1000] {
+            let mut x: Vec<f32> = (0..len)
+                .map(|i| ((i * 53 % 97) as f32 - 48.0) / 3.0 + (i as f32).sin())
+                .collect();
+            if len > 17 {
+                x[17] = f32::NEG_INFINITY;
+                x[3] = -100.0;
+                x[4] = 88.37;
+            }
+            // SAFETY: the CPU has AVX-512F, hence AVX2 and FMA (checked above).
+            unsafe {
+                assert!(same(avx512::max_f32(&x), avx2::max_f32(&x)), "len {len}");
+                for m in [16.0, 0.0, 3.25] {
+                    let (a, b) = (avx512::sum_exp_f32(&x, m), avx2::sum_exp_f32(&x, m));
+                    assert_eq!(a.to_bits(), b.to_bits(), "len {len}, m {m}: {a} vs {b}");
+                }
+                let (mut o512, mut o2) = (vec![7f32; len + 1], vec![7f32; len + 1]);
+                avx512::scaled_exp_f32(&x, 16.0, 1.5, 0.5, &mut o512[..len]);
+                avx2::scaled_exp_f32(&x, 16.0, 1.5, 0.5, &mut o2[..len]);
+                for (k, (a, b)) in o512.iter().zip(&o2).enumerate() {
+                    assert!(same(*a, *b), "len {len}, element {k}: {a} vs {b}");
+                }
+                if len > 5 {
+                    x[5] = f32::NAN;
+                    assert!(avx512::max_f32(&x).is_nan());
+                    assert!(avx512::sum_exp_f32(&x, 0.0).is_nan());
+                }
+            }
         }
     }
 
