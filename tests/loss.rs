@@ -308,6 +308,22 @@ fn no_overflow_for_any_finite_logits_and_nan_propagates() {
     assert!(got[0].is_nan() && got[1].is_finite(), "{got:?}");
 }
 
+/// Empty batches and empty spatial extents: a `nan` mean as PyTorch gives, and an empty
+/// gradient of the input's shape instead of a panic.
+#[test]
+fn empty_inputs_give_nan_means_and_empty_gradients() {
+    let cpu = Device::Cpu;
+    for (shape, target_shape) in [(vec![0, 5], vec![0]), (vec![2, 3, 0], vec![2, 0])] {
+        let x = Var::from_tensor(&Tensor::zeros(shape.clone(), DType::F32, &cpu).unwrap()).unwrap();
+        let target = Tensor::zeros(target_shape, DType::U32, &cpu).unwrap();
+        let mean = loss::cross_entropy(x.as_tensor(), &target, &Default::default()).unwrap();
+        assert!(mean.to_scalar::<f32>().unwrap().is_nan(), "{shape:?}");
+        let grads = mean.backward().unwrap();
+        let grad = grads.get(x.as_tensor()).expect("a gradient for the input");
+        assert_eq!(grad.dims(), shape.as_slice());
+    }
+}
+
 #[test]
 fn half_precision_is_computed_in_f32_and_returned_in_its_dtype() {
     let cpu = Device::Cpu;

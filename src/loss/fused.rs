@@ -10,6 +10,7 @@ use super::{CrossEntropyOptions, Geometry, Reduction, Targets};
 use anyhow::Result;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Storage, Tensor};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use std::sync::{Arc, Mutex};
 
 /// Everything the forward and backward passes share.
@@ -151,8 +152,9 @@ fn row_backward<T: Real>(
     position: usize,
     (m, ln_sum): (f64, f64),
     scale: f64,
-    out: &mut [T],
+    out: &mut [MaybeUninit<T>],
 ) {
+    debug_assert_eq!(x.len(), out.len());
     let c = inner.g.c;
     let eps = inner.eps;
     let w = |k: usize| inner.weight.as_ref().map_or(1.0, |w| w[k]);
@@ -160,7 +162,9 @@ fn row_backward<T: Real>(
         (Targets::Classes(t), _) => {
             let t = t[position];
             if t == inner.ignore_index {
-                out.iter_mut().for_each(|o| *o = T::of_f64(0.0));
+                out.iter_mut().for_each(|o| {
+                    o.write(T::of_f64(0.0));
+                });
                 return;
             }
             let t = t as usize;
@@ -171,6 +175,8 @@ fn row_backward<T: Real>(
             };
             let a = (1.0 - eps) * w_t + eps / c as f64 * sum_w;
             T::write_scaled_exp(x, T::of_f64(m), ln_sum, scale * a, out);
+            // SAFETY: write_scaled_exp wrote every element.
+            let out = unsafe { assume_written(out) };
             out[t] = T::of_f64(out[t].as_f64() - scale * (1.0 - eps) * w_t);
             if eps > 0.0 {
                 for (k, o) in out.iter_mut().enumerate() {
@@ -182,12 +188,26 @@ fn row_backward<T: Real>(
             let smoothed = |p: T| p.as_f64() * (1.0 - eps) + eps / c as f64;
             let a: f64 = y.iter().enumerate().map(|(k, &p)| w(k) * smoothed(p)).sum();
             T::write_scaled_exp(x, T::of_f64(m), ln_sum, scale * a, out);
+            // SAFETY: write_scaled_exp wrote every element.
+            let out = unsafe { assume_written(out) };
             for (k, (o, &p)) in out.iter_mut().zip(y).enumerate() {
                 *o = T::of_f64(o.as_f64() - scale * w(k) * smoothed(p));
             }
         }
-        (Targets::Probabilities(_), None) => {}
+        // Not reached: probability targets always come with their rows.
+        (Targets::Probabilities(_), None) => out.iter_mut().for_each(|o| {
+            o.write(T::of_f64(f64::NAN));
+        }),
     }
+}
+
+/// The row as initialised values.
+///
+/// # Safety
+/// Every element of `out` must have been written.
+unsafe fn assume_written<T>(out: &mut [MaybeUninit<T>]) -> &mut [T] {
+    // SAFETY: MaybeUninit<T> has T's layout, and the caller vouches for initialisation.
+    unsafe { &mut *(out as *mut [MaybeUninit<T>] as *mut [T]) }
 }
 
 /// Below this many logits a call runs on the calling thread: spreading a 64×10 batch
@@ -310,10 +330,13 @@ impl Backward {
             Reduction::Sum => upstream[0].as_f64(),
             Reduction::Mean => upstream[0].as_f64() / saved.divisor,
         };
-        let mut grad = vec![T::of_f64(0.0); x.len()];
+        // Left uninitialised: every element is written below (each row of each entry
+        // either by `row_backward` or through the gathered row), which saves clearing a
+        // gradient-sized buffer first.
+        let mut grad: Vec<T> = Vec::with_capacity(x.len());
         let block = g.c * g.s;
-        let fill = |y: Option<&[T]>, grad: &mut Vec<T>| {
-            let entry = |(n, gout): (usize, &mut [T])| {
+        let fill = |y: Option<&[T]>, grad: &mut [MaybeUninit<T>]| {
+            let entry = |(n, gout): (usize, &mut [MaybeUninit<T>])| {
                 let xs = &x[n * block..(n + 1) * block];
                 let ys = y.map(|y| &y[n * block..(n + 1) * block]);
                 for k in 0..g.s {
@@ -325,7 +348,7 @@ impl Backward {
                         let gx: Vec<T> = (0..g.c).map(|c| xs[c * g.s + k]).collect();
                         let gy: Option<Vec<T>> =
                             ys.map(|ys| (0..g.c).map(|c| ys[c * g.s + k]).collect());
-                        let mut row = vec![T::of_f64(0.0); g.c];
+                        let mut row = vec![MaybeUninit::new(T::of_f64(0.0)); g.c];
                         row_backward(inner, &gx, gy.as_deref(), position, shift, scale, &mut row);
                         for (c, v) in row.into_iter().enumerate() {
                             gout[c * g.s + k] = v;
@@ -339,13 +362,19 @@ impl Backward {
                 grad.par_chunks_mut(block).enumerate().for_each(entry);
             }
         };
+        let spare = &mut grad.spare_capacity_mut()[..x.len()];
         match &inner.targets {
+            // Nothing to write (and no rows to cut it into) when a dimension is 0.
+            _ if spare.is_empty() => {}
             Targets::Probabilities(t) => with_cpu_slice::<T, _>(t, |y| {
-                fill(Some(y), &mut grad);
+                fill(Some(y), spare);
                 Ok(())
             })?,
-            Targets::Classes(_) => fill(None, &mut grad),
+            Targets::Classes(_) => fill(None, spare),
         }
+        // SAFETY: `fill` wrote all x.len() elements (n entries of c·s each), within the
+        // capacity reserved above.
+        unsafe { grad.set_len(x.len()) };
         let mut dims = vec![g.n, g.c];
         if inner.out_shape.is_empty() {
             dims = vec![g.c];

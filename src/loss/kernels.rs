@@ -4,6 +4,8 @@
 //! AVX2+FMA intrinsics when the CPU has them, portable loops otherwise; f64 uses the
 //! standard library.
 
+use std::mem::MaybeUninit;
+
 /// The element types the fused loss computes in.
 pub(crate) trait Real: Copy + Send + Sync + PartialOrd + 'static {
     fn as_f64(self) -> f64;
@@ -13,8 +15,15 @@ pub(crate) trait Real: Copy + Send + Sync + PartialOrd + 'static {
     /// `sum(exp(x - m))`.
     fn row_sum_exp(x: &[Self], m: Self) -> f64;
     /// `out[c] = scale * exp((x[c] - m) - log_sum)`: the softmax, scaled, with the shift
-    /// `m` taken first so that huge logits keep their small differences.
-    fn write_scaled_exp(x: &[Self], m: Self, log_sum: f64, scale: f64, out: &mut [Self]);
+    /// `m` taken first so that huge logits keep their small differences. Writes every
+    /// element of `out` (which is as long as `x`), so `out` may start uninitialised.
+    fn write_scaled_exp(
+        x: &[Self],
+        m: Self,
+        log_sum: f64,
+        scale: f64,
+        out: &mut [MaybeUninit<Self>],
+    );
 }
 
 impl Real for f64 {
@@ -30,9 +39,9 @@ impl Real for f64 {
     fn row_sum_exp(x: &[f64], m: f64) -> f64 {
         x.iter().map(|&v| (v - m).exp()).sum()
     }
-    fn write_scaled_exp(x: &[f64], m: f64, log_sum: f64, scale: f64, out: &mut [f64]) {
+    fn write_scaled_exp(x: &[f64], m: f64, log_sum: f64, scale: f64, out: &mut [MaybeUninit<f64>]) {
         for (o, &v) in out.iter_mut().zip(x) {
-            *o = scale * ((v - m) - log_sum).exp();
+            o.write(scale * ((v - m) - log_sum).exp());
         }
     }
 }
@@ -50,7 +59,7 @@ impl Real for f32 {
     fn row_sum_exp(x: &[f32], m: f32) -> f64 {
         dispatch!(sum_exp_f32(x, m))
     }
-    fn write_scaled_exp(x: &[f32], m: f32, log_sum: f64, scale: f64, out: &mut [f32]) {
+    fn write_scaled_exp(x: &[f32], m: f32, log_sum: f64, scale: f64, out: &mut [MaybeUninit<f32>]) {
         dispatch!(scaled_exp_f32(x, m, log_sum as f32, scale as f32, out))
     }
 }
@@ -218,7 +227,7 @@ mod avx2 {
         m: f32,
         log_sum: f32,
         scale: f32,
-        out: &mut [f32],
+        out: &mut [std::mem::MaybeUninit<f32>],
     ) {
         let mv = _mm256_set1_ps(m);
         let lv = _mm256_set1_ps(log_sum);
@@ -227,11 +236,11 @@ mod avx2 {
         let mut i = 0;
         while i + 8 <= n {
             let v = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x.as_ptr().add(i)), mv), lv);
-            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_mul_ps(sv, exp8(v)));
+            _mm256_storeu_ps(out.as_mut_ptr().add(i).cast(), _mm256_mul_ps(sv, exp8(v)));
             i += 8;
         }
         for j in i..n {
-            out[j] = scale * exp_scalar((x[j] - m) - log_sum);
+            out[j].write(scale * exp_scalar((x[j] - m) - log_sum));
         }
     }
 }
@@ -339,7 +348,7 @@ mod avx512 {
         m: f32,
         log_sum: f32,
         scale: f32,
-        out: &mut [f32],
+        out: &mut [std::mem::MaybeUninit<f32>],
     ) {
         let mv = _mm512_set1_ps(m);
         let lv = _mm512_set1_ps(log_sum);
@@ -350,7 +359,11 @@ mod avx512 {
             let k = first_lanes(n - i);
             let v = _mm512_maskz_loadu_ps(k, x.as_ptr().add(i));
             let v = _mm512_sub_ps(_mm512_sub_ps(v, mv), lv);
-            _mm512_mask_storeu_ps(out.as_mut_ptr().add(i), k, _mm512_mul_ps(sv, exp16(v)));
+            _mm512_mask_storeu_ps(
+                out.as_mut_ptr().add(i).cast(),
+                k,
+                _mm512_mul_ps(sv, exp16(v)),
+            );
             i += 16;
         }
     }
@@ -394,10 +407,10 @@ mod portable {
         m: f32,
         log_sum: f32,
         scale: f32,
-        out: &mut [f32],
+        out: &mut [std::mem::MaybeUninit<f32>],
     ) {
         for (o, &v) in out.iter_mut().zip(x) {
-            *o = scale * exp_f32((v - m) - log_sum);
+            o.write(scale * exp_f32((v - m) - log_sum));
         }
     }
 }
@@ -405,6 +418,17 @@ mod portable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An output buffer already holding 7s, so that reading it back is defined whatever
+    /// a kernel writes, and a write past the intended end shows.
+    fn filled(len: usize) -> Vec<MaybeUninit<f32>> {
+        vec![MaybeUninit::new(7.0); len]
+    }
+
+    fn read(v: &[MaybeUninit<f32>]) -> Vec<f32> {
+        // SAFETY: every element was initialised by `filled`.
+        v.iter().map(|x| unsafe { x.assume_init() }).collect()
+    }
 
     #[test]
     fn exp_is_within_two_ulp_and_handles_edges() {
@@ -442,9 +466,10 @@ mod tests {
             assert_eq!(avx2::max_f32(&x), portable::max_f32(&x));
             let (a, p) = (avx2::sum_exp_f32(&x, 16.0), portable::sum_exp_f32(&x, 16.0));
             assert!(((a - p) / p).abs() < 1e-6, "{a} vs {p}");
-            let (mut oa, mut op) = (vec![0f32; x.len()], vec![0f32; x.len()]);
+            let (mut oa, mut op) = (filled(x.len()), filled(x.len()));
             avx2::scaled_exp_f32(&x, 16.0, 1.5, 0.5, &mut oa);
             portable::scaled_exp_f32(&x, 16.0, 1.5, 0.5, &mut op);
+            let (oa, op) = (read(&oa), read(&op));
             for (a, p) in oa.iter().zip(&op) {
                 assert!((a - p).abs() <= 1e-6 * p.abs().max(1e-30), "{a} vs {p}");
             }
@@ -480,9 +505,11 @@ mod tests {
                     let (a, b) = (avx512::sum_exp_f32(&x, m), avx2::sum_exp_f32(&x, m));
                     assert_eq!(a.to_bits(), b.to_bits(), "len {len}, m {m}: {a} vs {b}");
                 }
-                let (mut o512, mut o2) = (vec![7f32; len + 1], vec![7f32; len + 1]);
+                let (mut o512, mut o2) = (filled(len + 1), filled(len + 1));
                 avx512::scaled_exp_f32(&x, 16.0, 1.5, 0.5, &mut o512[..len]);
                 avx2::scaled_exp_f32(&x, 16.0, 1.5, 0.5, &mut o2[..len]);
+                let (o512, o2) = (read(&o512), read(&o2));
+                assert_eq!((o512[len], o2[len]), (7.0, 7.0), "written past the end");
                 for (k, (a, b)) in o512.iter().zip(&o2).enumerate() {
                     assert!(same(*a, *b), "len {len}, element {k}: {a} vs {b}");
                 }
@@ -508,8 +535,9 @@ mod tests {
         let mut with_nan = x.clone();
         with_nan[500] = f32::NAN;
         assert!(f32::row_max(&with_nan).is_nan());
-        let mut out = vec![0f32; x.len()];
+        let mut out = filled(x.len());
         f32::write_scaled_exp(&x, m, 0.0, 2.0, &mut out);
+        let out = read(&out);
         assert!((out[0] - 2.0 * (x[0] - m).exp()).abs() < 1e-6);
     }
 }
