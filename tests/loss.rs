@@ -308,6 +308,38 @@ fn no_overflow_for_any_finite_logits_and_nan_propagates() {
     assert!(got[0].is_nan() && got[1].is_finite(), "{got:?}");
 }
 
+/// Each row's loss is the same bits whether the row comes alone or inside a large batch
+/// (computed in parallel tasks, each row's maximum found while the previous row's sum is
+/// formed), including rows whose length is not a multiple of the vector width.
+#[test]
+fn a_rows_loss_does_not_depend_on_its_batch() {
+    let cpu = Device::Cpu;
+    let mut rng = SeededRng::new(7);
+    let (n, c) = (300, 131);
+    let x = Tensor::from_vec(rng.uniform(n * c, 6.0), (n, c), &cpu).unwrap();
+    let target: Vec<u32> = (0..n).map(|i| (i * 37 % c) as u32).collect();
+    let target = Tensor::from_vec(target, n, &cpu).unwrap();
+    let none = CrossEntropyOptions {
+        reduction: Reduction::None,
+        ..Default::default()
+    };
+    let batch = loss::cross_entropy(&x, &target, &none)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    for (i, &in_batch) in batch.iter().enumerate() {
+        let alone = loss::cross_entropy(
+            &x.narrow(0, i, 1).unwrap(),
+            &target.narrow(0, i, 1).unwrap(),
+            &none,
+        )
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()[0];
+        assert_eq!(in_batch.to_bits(), alone.to_bits(), "row {i}");
+    }
+}
+
 /// Empty batches and empty spatial extents: a `nan` mean as PyTorch gives, and an empty
 /// gradient of the input's shape instead of a panic.
 #[test]

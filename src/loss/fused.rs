@@ -1,6 +1,6 @@
-//! The fused CPU cross-entropy: a candle custom op whose forward makes one pass over each
-//! row of logits (its maximum, then the sum of `exp(x - max)` while the row is in cache)
-//! and whose backward writes `scale · (A · softmax - B)` in one more pass, where `A` and
+//! The fused CPU cross-entropy: a candle custom op whose forward reads each row of logits
+//! from memory once (its maximum is taken in the loop that sums the previous row's
+//! `exp(x - max)`, and its own sum then finds it in cache) and whose backward writes `scale · (A · softmax - B)` in one more pass, where `A` and
 //! `B` follow from the target kind, the class weights and the label smoothing. Rows run
 //! in parallel (rayon); each row's shift and log-sum are kept from the forward pass for
 //! the backward one, so no full-size temporary exists besides the gradient itself.
@@ -100,11 +100,11 @@ fn row_forward<T: Real>(
     x: &[T],
     y: Option<&[T]>,
     position: usize,
+    (m, sum_exp): (T, f64),
 ) -> (f64, (f64, f64), f64) {
     let c = inner.g.c;
     let eps = inner.eps;
-    let m = T::row_max(x);
-    let ln_sum = T::row_sum_exp(x, m).ln();
+    let ln_sum = sum_exp.ln();
     let mf = m.as_f64();
     // -log p_k = (m - x_k) + ln_sum
     let neg_logp = |v: T| (mf - v.as_f64()) + ln_sum;
@@ -214,35 +214,62 @@ unsafe fn assume_written<T>(out: &mut [MaybeUninit<T>]) -> &mut [T] {
 /// over threads costs more than it saves.
 const PARALLEL_MIN: usize = 1 << 15;
 
-/// Runs `row` for every position: directly on each row when there are no spatial
-/// dimensions, else on a gathered copy of the strided row; batch entries in parallel
-/// for large inputs.
-fn for_each_position<T: Real, R: Send>(
-    g: Geometry,
+/// Rows per parallel task of the forward pass; within a task each row's maximum is
+/// found while the previous row's exponentials are summed.
+const ROWS_PER_TASK: usize = 16;
+
+/// Runs `row_forward` for every position: directly on each row when there are no
+/// spatial dimensions, else on a gathered copy of the strided row; batch entries in
+/// parallel for large inputs.
+fn forward_positions<T: Real>(
+    inner: &Inner,
     x: &[T],
     y: Option<&[T]>,
-    row: impl Fn(usize, &[T], Option<&[T]>) -> R + Sync,
-) -> Vec<R> {
+) -> Vec<(f64, (f64, f64), f64)> {
+    let g = inner.g;
+    let parallel = x.len() >= PARALLEL_MIN;
+    if g.s == 1 {
+        let c = g.c;
+        let task = |t: usize| {
+            let rows = t * ROWS_PER_TASK..((t + 1) * ROWS_PER_TASK).min(g.n);
+            let mut m = T::row_max(&x[rows.start * c..(rows.start + 1) * c]);
+            let last = rows.end - 1;
+            rows.map(move |n| {
+                let xs = &x[n * c..(n + 1) * c];
+                let next = if n < last {
+                    &x[(n + 1) * c..(n + 2) * c]
+                } else {
+                    &[]
+                };
+                let (sum_exp, next_m) = T::row_sum_exp_then_max(xs, m, next);
+                let this_m = std::mem::replace(&mut m, next_m);
+                let ys = y.map(|y| &y[n * c..(n + 1) * c]);
+                row_forward(inner, xs, ys, n, (this_m, sum_exp))
+            })
+        };
+        let tasks = g.n.div_ceil(ROWS_PER_TASK);
+        return if parallel {
+            (0..tasks).into_par_iter().flat_map_iter(task).collect()
+        } else {
+            (0..tasks).flat_map(task).collect()
+        };
+    }
     let block = g.c * g.s;
     let entry = |n: usize| {
         let xs = &x[n * block..(n + 1) * block];
         let ys = y.map(|y| &y[n * block..(n + 1) * block]);
-        let row = &row;
         (0..g.s).map(move |k| {
-            let position = n * g.s + k;
-            if g.s == 1 {
-                row(position, xs, ys)
-            } else {
-                let gx: Vec<T> = (0..g.c).map(|c| xs[c * g.s + k]).collect();
-                let gy: Option<Vec<T>> = ys.map(|ys| (0..g.c).map(|c| ys[c * g.s + k]).collect());
-                row(position, &gx, gy.as_deref())
-            }
+            let gx: Vec<T> = (0..g.c).map(|c| xs[c * g.s + k]).collect();
+            let gy: Option<Vec<T>> = ys.map(|ys| (0..g.c).map(|c| ys[c * g.s + k]).collect());
+            let m = T::row_max(&gx);
+            let stats = (m, T::row_sum_exp(&gx, m));
+            row_forward(inner, &gx, gy.as_deref(), n * g.s + k, stats)
         })
     };
-    if x.len() < PARALLEL_MIN {
-        (0..g.n).flat_map(entry).collect()
-    } else {
+    if parallel {
         (0..g.n).into_par_iter().flat_map_iter(entry).collect()
+    } else {
+        (0..g.n).flat_map(entry).collect()
     }
 }
 
@@ -252,11 +279,7 @@ impl Forward {
         x: &[T],
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let inner = &self.0;
-        let run = |y: Option<&[T]>| {
-            for_each_position(inner.g, x, y, |position, xs, ys| {
-                row_forward(inner, xs, ys, position)
-            })
-        };
+        let run = |y: Option<&[T]>| forward_positions(inner, x, y);
         let rows = match &inner.targets {
             Targets::Probabilities(t) => with_cpu_slice::<T, _>(t, |y| Ok(run(Some(y))))?,
             Targets::Classes(_) => run(None),

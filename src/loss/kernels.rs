@@ -14,6 +14,12 @@ pub(crate) trait Real: Copy + Send + Sync + PartialOrd + 'static {
     fn row_max(x: &[Self]) -> Self;
     /// `sum(exp(x - m))`.
     fn row_sum_exp(x: &[Self], m: Self) -> f64;
+    /// `(row_sum_exp(x, m), row_max(next))` in one loop: the forward pass reads the next
+    /// row from memory while the exponentials of this one (already in cache) are being
+    /// computed, instead of waiting for it afterwards. Bit for bit the two separate calls.
+    fn row_sum_exp_then_max(x: &[Self], m: Self, next: &[Self]) -> (f64, Self) {
+        (Self::row_sum_exp(x, m), Self::row_max(next))
+    }
     /// `out[c] = scale * exp((x[c] - m) - log_sum)`: the softmax, scaled, with the shift
     /// `m` taken first so that huge logits keep their small differences. Writes every
     /// element of `out` (which is as long as `x`), so `out` may start uninitialised.
@@ -54,10 +60,13 @@ impl Real for f32 {
         v as f32
     }
     fn row_max(x: &[f32]) -> f32 {
-        dispatch!(max_f32(x))
+        Self::row_sum_exp_then_max(&[], 0.0, x).1
     }
     fn row_sum_exp(x: &[f32], m: f32) -> f64 {
-        dispatch!(sum_exp_f32(x, m))
+        Self::row_sum_exp_then_max(x, m, &[]).0
+    }
+    fn row_sum_exp_then_max(x: &[f32], m: f32, next: &[f32]) -> (f64, f32) {
+        dispatch!(sum_exp_then_max_f32(x, m, next))
     }
     fn write_scaled_exp(x: &[f32], m: f32, log_sum: f64, scale: f64, out: &mut [MaybeUninit<f32>]) {
         dispatch!(scaled_exp_f32(x, m, log_sum as f32, scale as f32, out))
@@ -177,48 +186,61 @@ mod avx2 {
         _mm256_blendv_ps(result, _mm256_setzero_ps(), below)
     }
 
+    /// Folds eight elements into the running maximum and the running NaN flags.
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn max_f32(x: &[f32]) -> f32 {
-        let mut acc = _mm256_set1_ps(f32::NEG_INFINITY);
-        let mut nan = _mm256_setzero_ps();
-        let chunks = x.chunks_exact(8);
-        let rest = chunks.remainder();
-        for ch in chunks {
-            let v = _mm256_loadu_ps(ch.as_ptr());
-            acc = _mm256_max_ps(acc, v);
-            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
-        }
-        if _mm256_movemask_ps(nan) != 0 {
-            return f32::NAN;
-        }
-        let mut lanes = [0f32; 8];
-        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
-        let mut m = f32::NEG_INFINITY;
-        for &v in lanes.iter().chain(rest) {
-            m = super::nan_max(m, v);
-        }
-        m
+    unsafe fn take(top: &mut __m256, nan: &mut __m256, v: __m256) {
+        *top = _mm256_max_ps(*top, v);
+        *nan = _mm256_or_ps(*nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
     }
 
+    /// The sum over `x` in pairs of 8-lane halves (two running sums), the scalar tail
+    /// added last; the maximum of `next` over 8-lane chunks, its tail folded in last.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn sum_exp_f32(x: &[f32], m: f32) -> f64 {
+    pub(super) unsafe fn sum_exp_then_max_f32(x: &[f32], m: f32, next: &[f32]) -> (f64, f32) {
         let mv = _mm256_set1_ps(m);
         let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let chunks = x.chunks_exact(16);
-        let rest = chunks.remainder();
-        for ch in chunks {
-            let v0 = _mm256_sub_ps(_mm256_loadu_ps(ch.as_ptr()), mv);
-            let v1 = _mm256_sub_ps(_mm256_loadu_ps(ch.as_ptr().add(8)), mv);
+        let mut top = _mm256_set1_ps(f32::NEG_INFINITY);
+        let mut nan = _mm256_setzero_ps();
+        let full = x.len() / 16 * 16;
+        // Chunks of both rows together, then the rest of whichever is longer.
+        let both = full.min(next.len() / 16 * 16);
+        let mut i = 0;
+        while i < full {
+            if i < both {
+                take(&mut top, &mut nan, _mm256_loadu_ps(next.as_ptr().add(i)));
+                take(
+                    &mut top,
+                    &mut nan,
+                    _mm256_loadu_ps(next.as_ptr().add(i + 8)),
+                );
+            }
+            let v0 = _mm256_sub_ps(_mm256_loadu_ps(x.as_ptr().add(i)), mv);
+            let v1 = _mm256_sub_ps(_mm256_loadu_ps(x.as_ptr().add(i + 8)), mv);
             a0 = _mm256_add_ps(a0, exp8(v0));
             a1 = _mm256_add_ps(a1, exp8(v1));
+            i += 16;
+        }
+        let mut j = both;
+        while j + 8 <= next.len() {
+            take(&mut top, &mut nan, _mm256_loadu_ps(next.as_ptr().add(j)));
+            j += 8;
         }
         let mut lanes = [0f32; 8];
         _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(a0, a1));
         let mut total: f64 = lanes.iter().map(|&v| f64::from(v)).sum();
-        for &v in rest {
+        for &v in &x[full..] {
             total += f64::from(exp_scalar(v - m));
         }
-        total
+        if _mm256_movemask_ps(nan) != 0 {
+            return (total, f32::NAN);
+        }
+        _mm256_storeu_ps(lanes.as_mut_ptr(), top);
+        let mut max = f32::NEG_INFINITY;
+        for &v in lanes.iter().chain(&next[j..]) {
+            max = super::nan_max(max, v);
+        }
+        (total, max)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -301,35 +323,38 @@ mod avx512 {
         }
     }
 
+    /// The sum over `x` in 16-lane chunks, whose two 8-lane halves are then added as the
+    /// AVX2 kernel's two running sums are, the scalar tail added last; the maximum of
+    /// `next` over 16-lane chunks, the last one masked.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn max_f32(x: &[f32]) -> f32 {
-        let neg_inf = _mm512_set1_ps(f32::NEG_INFINITY);
-        let (mut acc, mut nan) = (neg_inf, 0 as __mmask16);
-        let mut i = 0;
-        while i < x.len() {
-            let v = _mm512_mask_loadu_ps(neg_inf, first_lanes(x.len() - i), x.as_ptr().add(i));
-            acc = _mm512_max_ps(acc, v);
-            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
-            i += 16;
-        }
-        if nan != 0 {
-            return f32::NAN;
-        }
-        _mm512_reduce_max_ps(acc)
-    }
-
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn sum_exp_f32(x: &[f32], m: f32) -> f64 {
+    pub(super) unsafe fn sum_exp_then_max_f32(x: &[f32], m: f32, next: &[f32]) -> (f64, f32) {
         let mv = _mm512_set1_ps(m);
-        let mut acc = _mm512_setzero_ps();
+        let neg_inf = _mm512_set1_ps(f32::NEG_INFINITY);
+        let (mut acc, mut top, mut nan) = (_mm512_setzero_ps(), neg_inf, 0 as __mmask16);
         let full = x.len() / 16 * 16;
+        // Chunks of both rows together, then the rest of whichever is longer.
+        let both = full.min(next.len() / 16 * 16);
         let mut i = 0;
-        while i < full {
-            acc = _mm512_add_ps(
-                acc,
-                exp16(_mm512_sub_ps(_mm512_loadu_ps(x.as_ptr().add(i)), mv)),
-            );
+        while i < both {
+            let v = _mm512_loadu_ps(next.as_ptr().add(i));
+            top = _mm512_max_ps(top, v);
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+            let v = _mm512_sub_ps(_mm512_loadu_ps(x.as_ptr().add(i)), mv);
+            acc = _mm512_add_ps(acc, exp16(v));
             i += 16;
+        }
+        while i < full {
+            let v = _mm512_sub_ps(_mm512_loadu_ps(x.as_ptr().add(i)), mv);
+            acc = _mm512_add_ps(acc, exp16(v));
+            i += 16;
+        }
+        let mut j = both;
+        while j < next.len() {
+            let k = first_lanes(next.len() - j);
+            let v = _mm512_mask_loadu_ps(neg_inf, k, next.as_ptr().add(j));
+            top = _mm512_max_ps(top, v);
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+            j += 16;
         }
         let mut halves = [0f32; 16];
         _mm512_storeu_ps(halves.as_mut_ptr(), acc);
@@ -339,7 +364,12 @@ mod avx512 {
         for &v in &x[full..] {
             total += f64::from(super::exp_f32_with(v - m, f32::mul_add));
         }
-        total
+        let max = if nan != 0 {
+            f32::NAN
+        } else {
+            _mm512_reduce_max_ps(top)
+        };
+        (total, max)
     }
 
     #[target_feature(enable = "avx512f")]
@@ -374,7 +404,7 @@ mod avx512 {
 mod portable {
     use super::{exp_f32, nan_max};
 
-    pub(super) unsafe fn max_f32(x: &[f32]) -> f32 {
+    fn max_f32(x: &[f32]) -> f32 {
         let mut lanes = [f32::NEG_INFINITY; 8];
         let chunks = x.chunks_exact(8);
         let rest = chunks.remainder();
@@ -389,7 +419,7 @@ mod portable {
             .fold(f32::NEG_INFINITY, |m, &v| nan_max(m, v))
     }
 
-    pub(super) unsafe fn sum_exp_f32(x: &[f32], m: f32) -> f64 {
+    fn sum_exp_f32(x: &[f32], m: f32) -> f64 {
         let mut lanes = [0f32; 8];
         let chunks = x.chunks_exact(8);
         let rest = chunks.remainder();
@@ -400,6 +430,10 @@ mod portable {
         }
         let lanes: f64 = lanes.iter().map(|&v| f64::from(v)).sum();
         lanes + rest.iter().map(|&v| f64::from(exp_f32(v - m))).sum::<f64>()
+    }
+
+    pub(super) unsafe fn sum_exp_then_max_f32(x: &[f32], m: f32, next: &[f32]) -> (f64, f32) {
+        (sum_exp_f32(x, m), max_f32(next))
     }
 
     pub(super) unsafe fn scaled_exp_f32(
@@ -463,8 +497,9 @@ mod tests {
         x[17] = f32::NEG_INFINITY;
         // SAFETY: the CPU has AVX2 and FMA (checked above).
         unsafe {
-            assert_eq!(avx2::max_f32(&x), portable::max_f32(&x));
-            let (a, p) = (avx2::sum_exp_f32(&x, 16.0), portable::sum_exp_f32(&x, 16.0));
+            let (a, am) = avx2::sum_exp_then_max_f32(&x, 16.0, &x);
+            let (p, pm) = portable::sum_exp_then_max_f32(&x, 16.0, &x);
+            assert_eq!(am, pm);
             assert!(((a - p) / p).abs() < 1e-6, "{a} vs {p}");
             let (mut oa, mut op) = (filled(x.len()), filled(x.len()));
             avx2::scaled_exp_f32(&x, 16.0, 1.5, 0.5, &mut oa);
@@ -474,7 +509,8 @@ mod tests {
                 assert!((a - p).abs() <= 1e-6 * p.abs().max(1e-30), "{a} vs {p}");
             }
             x[5] = f32::NAN;
-            assert!(avx2::max_f32(&x).is_nan() && portable::max_f32(&x).is_nan());
+            assert!(avx2::sum_exp_then_max_f32(&[], 0.0, &x).1.is_nan());
+            assert!(portable::sum_exp_then_max_f32(&[], 0.0, &x).1.is_nan());
         }
     }
 
@@ -488,36 +524,69 @@ mod tests {
             return;
         }
         let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
-        // Lengths around the 8-, 16- and 32-lane steps, so that every tail path runs.
-        for len in [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 203, 1000] {
+        let row = |len: usize, seed: usize| -> Vec<f32> {
             let mut x: Vec<f32> = (0..len)
-                .map(|i| ((i * 53 % 97) as f32 - 48.0) / 3.0 + (i as f32).sin())
+                .map(|i| (((i + seed) * 53 % 97) as f32 - 48.0) / 3.0 + (i as f32).sin())
                 .collect();
             if len > 17 {
                 x[17] = f32::NEG_INFINITY;
                 x[3] = -100.0;
                 x[4] = 88.37;
             }
-            // SAFETY: the CPU has AVX-512F, hence AVX2 and FMA (checked above).
-            unsafe {
-                assert!(same(avx512::max_f32(&x), avx2::max_f32(&x)), "len {len}");
+            x
+        };
+        // Lengths around the 8-, 16- and 32-lane steps, so that every tail path runs, and
+        // a next row shorter, equal or longer.
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 203, 1000] {
+            let x = row(len, 0);
+            for next_len in [0, 5, 8, len, len + 9, 2 * len + 40] {
+                let mut next = row(next_len, 11);
                 for m in [16.0, 0.0, 3.25] {
-                    let (a, b) = (avx512::sum_exp_f32(&x, m), avx2::sum_exp_f32(&x, m));
-                    assert_eq!(a.to_bits(), b.to_bits(), "len {len}, m {m}: {a} vs {b}");
+                    // SAFETY: the CPU has AVX-512F, hence AVX2 and FMA (checked above).
+                    let (wide, narrow, alone_sum, alone_max, plain) = unsafe {
+                        (
+                            avx512::sum_exp_then_max_f32(&x, m, &next),
+                            avx2::sum_exp_then_max_f32(&x, m, &next),
+                            avx2::sum_exp_then_max_f32(&x, m, &[]).0,
+                            avx2::sum_exp_then_max_f32(&[], 0.0, &next).1,
+                            portable::sum_exp_then_max_f32(&x, m, &next),
+                        )
+                    };
+                    let what = format!("len {len}, next {next_len}, m {m}");
+                    assert_eq!(wide.0.to_bits(), narrow.0.to_bits(), "{what}");
+                    assert!(same(wide.1, narrow.1), "{what}");
+                    assert_eq!(narrow.0.to_bits(), alone_sum.to_bits(), "{what}");
+                    assert!(same(narrow.1, alone_max), "{what}");
+                    assert!(same(narrow.1, plain.1), "{what}");
+                    assert!((narrow.0 - plain.0).abs() <= 1e-6 * plain.0, "{what}");
                 }
-                let (mut o512, mut o2) = (filled(len + 1), filled(len + 1));
+                if next_len > 5 {
+                    next[5] = f32::NAN;
+                    // SAFETY: as above.
+                    unsafe {
+                        assert!(avx512::sum_exp_then_max_f32(&x, 0.0, &next).1.is_nan());
+                        assert!(avx2::sum_exp_then_max_f32(&x, 0.0, &next).1.is_nan());
+                    }
+                }
+            }
+            let (mut o512, mut o2) = (filled(len + 1), filled(len + 1));
+            // SAFETY: as above.
+            unsafe {
                 avx512::scaled_exp_f32(&x, 16.0, 1.5, 0.5, &mut o512[..len]);
                 avx2::scaled_exp_f32(&x, 16.0, 1.5, 0.5, &mut o2[..len]);
-                let (o512, o2) = (read(&o512), read(&o2));
-                assert_eq!((o512[len], o2[len]), (7.0, 7.0), "written past the end");
-                for (k, (a, b)) in o512.iter().zip(&o2).enumerate() {
-                    assert!(same(*a, *b), "len {len}, element {k}: {a} vs {b}");
-                }
-                if len > 5 {
-                    x[5] = f32::NAN;
-                    assert!(avx512::max_f32(&x).is_nan());
-                    assert!(avx512::sum_exp_f32(&x, 0.0).is_nan());
-                }
+            }
+            let (o512, o2) = (read(&o512), read(&o2));
+            assert_eq!((o512[len], o2[len]), (7.0, 7.0), "written past the end");
+            for (k, (a, b)) in o512.iter().zip(&o2).enumerate() {
+                assert!(same(*a, *b), "len {len}, element {k}: {a} vs {b}");
+            }
+            if len > 5 {
+                let mut x = x;
+                x[5] = f32::NAN;
+                // SAFETY: as above.
+                assert!(unsafe { avx512::sum_exp_then_max_f32(&x, 0.0, &[]) }
+                    .0
+                    .is_nan());
             }
         }
     }
