@@ -134,6 +134,18 @@ fn exp_f32_with(x: f32, fma: impl Fn(f32, f32, f32) -> f32) -> f32 {
     }
 }
 
+/// The end of the vector kernels' sum: their eight running sums added in order in f64,
+/// then the elements left over after the last 16-lane chunk, with the scalar `exp` (fused
+/// multiply-add), which gives the same bits as a vector lane.
+#[cfg(target_arch = "x86_64")]
+fn finish_sum(lanes: &[f32], tail: &[f32], m: f32) -> f64 {
+    let mut total: f64 = lanes.iter().map(|&v| f64::from(v)).sum();
+    for &v in tail {
+        total += f64::from(exp_f32_with(v - m, f32::mul_add));
+    }
+    total
+}
+
 /// `exp_f32_with` without fused multiply-add (the portable build and the tests).
 #[inline(always)]
 fn exp_f32(x: f32) -> f32 {
@@ -228,10 +240,7 @@ mod avx2 {
         }
         let mut lanes = [0f32; 8];
         _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(a0, a1));
-        let mut total: f64 = lanes.iter().map(|&v| f64::from(v)).sum();
-        for &v in &x[full..] {
-            total += f64::from(exp_scalar(v - m));
-        }
+        let total = super::finish_sum(&lanes, &x[full..], m);
         if _mm256_movemask_ps(nan) != 0 {
             return (total, f32::NAN);
         }
@@ -360,10 +369,7 @@ mod avx512 {
         _mm512_storeu_ps(halves.as_mut_ptr(), acc);
         let (a0, a1) = halves.split_at(8);
         let lanes: Vec<f32> = a0.iter().zip(a1).map(|(p, q)| p + q).collect();
-        let mut total: f64 = lanes.iter().map(|&v| f64::from(v)).sum();
-        for &v in &x[full..] {
-            total += f64::from(super::exp_f32_with(v - m, f32::mul_add));
-        }
+        let total = super::finish_sum(&lanes, &x[full..], m);
         let max = if nan != 0 {
             f32::NAN
         } else {
