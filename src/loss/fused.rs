@@ -1,9 +1,10 @@
 //! The fused CPU cross-entropy: a candle custom op whose forward reads each row of logits
 //! from memory once (its maximum is taken in the loop that sums the previous row's
-//! `exp(x - max)`, and its own sum then finds it in cache) and whose backward writes `scale · (A · softmax - B)` in one more pass, where `A` and
-//! `B` follow from the target kind, the class weights and the label smoothing. Rows run
-//! in parallel (rayon); each row's shift and log-sum are kept from the forward pass for
-//! the backward one, so no full-size temporary exists besides the gradient itself.
+//! `exp(x - max)`, and its own sum then finds it in cache) and whose backward writes
+//! `scale · (A · softmax - B)` in one more pass, where `A` and `B` follow from the target
+//! kind, the class weights and the label smoothing. Rows run in parallel (rayon); each
+//! row's shift and log-sum are kept from the forward pass for the backward one, so no
+//! full-size temporary exists besides the gradient itself.
 
 use super::kernels::Real;
 use super::{CrossEntropyOptions, Geometry, Reduction, Targets};
