@@ -367,8 +367,10 @@ mod avx512 {
         }
         let mut halves = [0f32; 16];
         _mm512_storeu_ps(halves.as_mut_ptr(), acc);
-        let (a0, a1) = halves.split_at(8);
-        let lanes: Vec<f32> = a0.iter().zip(a1).map(|(p, q)| p + q).collect();
+        let mut lanes = [0f32; 8];
+        for (k, lane) in lanes.iter_mut().enumerate() {
+            *lane = halves[k] + halves[k + 8];
+        }
         let total = super::finish_sum(&lanes, &x[full..], m);
         let max = if nan != 0 {
             f32::NAN
