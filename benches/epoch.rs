@@ -3,7 +3,7 @@
 //! installed, the same loop in PyTorch is timed in the same run
 //! (`scripts/bench_epoch_pytorch.py`) and the ratio printed.
 //!
-//! Run: `cargo bench --bench epoch` (MNIST from `MNIST_DIR`, else `../shared/data/mnist`).
+//! Run: `cargo bench --bench epoch` (MNIST found or fetched as the chapters do).
 
 use anyhow::{Context, Result};
 use candle_core::Device;
@@ -21,13 +21,7 @@ const ROUNDS: usize = 3;
 fn main() -> Result<()> {
     crossent::cli::settle_thread_count();
     crossent::cli::keep_freed_memory();
-    let dir = std::env::var_os("MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"));
-    let location = mnist::Location {
-        dir: dir.clone(),
-        chosen_by: "MNIST_DIR or ../shared/data/mnist",
-    };
+    let location = mnist::find_or_fetch(None)?;
     let device = Device::Cpu;
     let data = mnist::load_lesson(&location, false, &device)?;
     let n = data.x_train.dim(0)?;
@@ -58,7 +52,7 @@ fn main() -> Result<()> {
         if torch_missing.is_none() {
             let python = Command::new("python3")
                 .arg(&script)
-                .arg(&dir)
+                .arg(&location.dir)
                 .arg(RUNS.to_string())
                 .output()
                 .context("cannot run python3")?;

@@ -1,8 +1,8 @@
 //! Chapter 1 — Cross-entropy from scratch.
 //!
-//! Reproduces `../shared/notebooks/chapter-1-cross-entropy-from-scratch.md` cell by
-//! cell: the MNIST listing, -log(p) and NLL curves, entropy + KL, softmax in numpy, the
-//! log-sum-exp trick (`cross_soft`), a cross-entropy with targets (`cross_soft2`), its
+//! Reproduces an untitled fastai notebook on cross-entropy from scratch (it names no
+//! author or file), cell by cell: the MNIST listing, -log(p) and NLL curves, entropy +
+//! KL, softmax in numpy, the log-sum-exp trick (`cross_soft`), a cross-entropy with targets (`cross_soft2`), its
 //! analytic gradient against autograd, and the linear-layer derivatives. Every `plt.plot`
 //! becomes a PNG in the output folder. The notebook's mistakes are reproduced where
 //! possible, then shown and explained.
@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const TITLE: &str = "Chapter 1 — Cross-entropy from scratch";
-const SOURCE: &str = "chapter-1-cross-entropy-from-scratch.md";
+const ORIGIN: &str =
+    "an untitled fastai notebook on cross-entropy from scratch (it names no author or file)";
 
 #[derive(Parser)]
 #[command(
@@ -38,7 +39,8 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 
-    /// The MNIST folder to list [default: $MNIST_DIR, else data/mnist in the project]
+    /// The MNIST folder to list [default: the first of $MNIST_DIR, data/mnist in the project,
+    /// the user cache, ../shared/data/mnist that holds it; else fetched once into the cache]
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
 }
@@ -51,7 +53,7 @@ fn main() -> ExitCode {
                 .out
                 .clone()
                 .unwrap_or_else(|| plot::default_out_dir("chapter-1"));
-            let mut nb = Notebook::new(TITLE, SOURCE);
+            let mut nb = Notebook::new(TITLE, ORIGIN);
             nb.on_device(&device);
             notebook(&mut nb, &device, &out, args.data_dir.as_deref())?;
             Ok(nb.finish())
@@ -71,14 +73,19 @@ fn to_f64(t: &Tensor) -> Result<Vec<f64>> {
 fn notebook(nb: &mut Notebook, device: &Device, out: &Path, data_dir: Option<&Path>) -> Result<()> {
     let listing_code =
         "from fastai.vision.all import *\n\npath = untar_data(URLs.MNIST)\n\npath.ls()";
-    let location = mnist::locate(data_dir);
-    let files = mnist::present_files(&location.dir);
+    // `untar_data(URLs.MNIST)`: MNIST found where the chapters look, else fetched once.
+    let files = match mnist::find_or_fetch(data_dir) {
+        Ok(location) => mnist::present_files(&location.dir),
+        Err(e) => {
+            eprintln!("chapter-1: {}", format!("{e:#}").replace('\n', " "));
+            Vec::new()
+        }
+    };
     if files.is_empty() {
         nb.not_run(
             listing_code,
             &format!(
-                "no MNIST files in the folder chosen by {}; {}",
-                location.chosen_by,
+                "no MNIST files found or fetched (see stderr); {}",
                 mnist::HOW_TO_GET
             ),
         );

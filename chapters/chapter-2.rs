@@ -1,6 +1,7 @@
 //! Chapter 2 — How cross-entropy works.
 //!
-//! Reproduces `../shared/notebooks/chapter-2-how-cross-entropy-works.md` cell by cell:
+//! Reproduces `How_cross_entropy_works.ipynb` (sdamadi/Today-I-learned on GitHub, as its
+//! Colab badge names it) cell by cell:
 //! softmax then NLL step by step on a 5×3 batch, `nn.LogSoftmax` on a 2×3 input, the
 //! manual `log_softmax` + `nll`, the library versions (candle-nn's) and cross-entropy in
 //! one call. The notebook's random inputs are recovered from their printed values (see
@@ -19,7 +20,8 @@ use crossent::{np, pt};
 use std::process::ExitCode;
 
 const TITLE: &str = "Chapter 2 — How cross-entropy works";
-const SOURCE: &str = "chapter-2-how-cross-entropy-works.md";
+const ORIGIN: &str =
+    "How_cross_entropy_works.ipynb, sdamadi/Today-I-learned on GitHub (named by its Colab badge)";
 
 /// `x = torch.randn(5, 3)` as the notebook printed it (4 decimals).
 const X_PRINTED: [f64; 15] = [
@@ -79,7 +81,7 @@ fn main() -> ExitCode {
         |args: &Args| args.common.device,
         |args, device| {
             let printed: Vec<f64> = X_PRINTED.iter().chain(&INPUT_PRINTED).copied().collect();
-            let mut nb = Notebook::new(TITLE, SOURCE);
+            let mut nb = Notebook::new(TITLE, ORIGIN);
             nb.on_device(&device);
             if args.as_printed {
                 notebook(

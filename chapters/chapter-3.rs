@@ -1,6 +1,6 @@
 //! Chapter 3 — Cross-entropy theory.
 //!
-//! Reproduces `../shared/notebooks/chapter-3-cross-entropy-theory.md`: its one computed
+//! Reproduces the notebook "Cross-Entropy: Theoretical Basics": its one computed
 //! cell (`print(loss.sum(), my_cross_entropy(...))`), then computes the theory the
 //! notebook states: Shannon entropy, KL divergence and cross-entropy in bits, the identity
 //! D_KL(p‖q) = H(p,q) − H(p), the softmax Jacobian against autograd, and the gradient of
@@ -16,7 +16,8 @@ use crossent::{np, pt};
 use std::process::ExitCode;
 
 const TITLE: &str = "Chapter 3 — Cross-entropy theory";
-const SOURCE: &str = "chapter-3-cross-entropy-theory.md";
+const ORIGIN: &str =
+    "\"Cross-Entropy: Theoretical Basics\", a notebook that names no author or file";
 
 #[derive(Parser)]
 #[command(
@@ -33,7 +34,7 @@ fn main() -> ExitCode {
     cli::main(
         |args: &Args| args.common.device,
         |_args, device| {
-            let mut nb = Notebook::new(TITLE, SOURCE);
+            let mut nb = Notebook::new(TITLE, ORIGIN);
             nb.on_device(&device);
             implementation_cell(&mut nb, &device)?;
             theory(&mut nb, &device)?;

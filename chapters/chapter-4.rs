@@ -1,6 +1,7 @@
 //! Chapter 4 — Likelihood and the gradient of cross-entropy.
 //!
-//! Reproduces `../shared/notebooks/chapter-4-likelihood-and-gradient.md` cell by cell:
+//! Reproduces the notebook "Maximizing the likelihood of the labels of the data" (its
+//! images link to nasheqlbrm/blog on GitHub) cell by cell:
 //! maximum likelihood as NLL, softmax / log / `log_softmax` / `CrossEntropyLoss` on a 6×2
 //! batch, the derivation's string cell, and the gradient o − y checked against autograd.
 //! The random activations are recovered from their printed values (`crossent::refine`).
@@ -17,7 +18,7 @@ use crossent::{np, pt};
 use std::process::ExitCode;
 
 const TITLE: &str = "Chapter 4 — Likelihood and the gradient of cross-entropy";
-const SOURCE: &str = "chapter-4-likelihood-and-gradient.md";
+const ORIGIN: &str = "\"Maximizing the likelihood of the labels of the data\" (its images link to nasheqlbrm/blog on GitHub)";
 
 /// `activations = torch.randn((6,2))*2` as the notebook printed it (4 decimals).
 const ACTIVATIONS_PRINTED: [f64; 12] = [
@@ -70,7 +71,7 @@ fn main() -> ExitCode {
     cli::main(
         |args: &Args| args.common.device,
         |args, device| {
-            let mut nb = Notebook::new(TITLE, SOURCE);
+            let mut nb = Notebook::new(TITLE, ORIGIN);
             nb.on_device(&device);
             if args.as_printed {
                 notebook(&mut nb, &device, &ACTIVATIONS_PRINTED, None)?;

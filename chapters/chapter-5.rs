@@ -1,7 +1,8 @@
 //! Chapter 5 — Minibatch training (fast.ai lesson 9, `03_minibatch_training`).
 //!
-//! Reproduces `../shared/notebooks/chapter-5-minibatch-training.md` and then every cell
-//! of `chapter-5-lesson-continuation.md`, on real MNIST: the 784-50-10 model, the naive
+//! Reproduces `03_minibatch_training` of fast.ai's 2019 course part 2 (lesson 9, `from
+//! exp.nb_02 import *`) as far as its export printed it, then every later cell of the
+//! lesson, on real MNIST: the 784-50-10 model, the naive
 //! and simplified `log_softmax`, `nll`, logsumexp, the library losses, the training loops
 //! with hand-written updates, modules and their printouts, a hand-written optimizer then
 //! candle-nn's SGD, Dataset / DataLoader / Sampler / collate, candle-datasets' Batcher,
@@ -30,7 +31,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const TITLE: &str = "Chapter 5 — Minibatch training (fast.ai lesson 9)";
-const SOURCE: &str = "chapter-5-minibatch-training.md + chapter-5-lesson-continuation.md";
+const ORIGIN: &str =
+    "03_minibatch_training, fast.ai's 2019 course part 2, lesson 9 (from exp.nb_02 import *)";
 /// The seed of every random draw in this chapter (weights, shuffles).
 const SEED: u64 = 2019;
 const NH: usize = 50;
@@ -47,17 +49,15 @@ struct Args {
     #[command(flatten)]
     common: CommonArgs,
 
-    /// The MNIST folder [default: $MNIST_DIR, else data/mnist in the project]
+    /// The MNIST folder [default: the first of $MNIST_DIR, data/mnist in the project, the
+    /// user cache, ../shared/data/mnist that holds it; else fetched once from the Hugging
+    /// Face hub (ylecun/mnist) into the user cache]
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
     /// Also check the MNIST files' md5 sums against the published ones
     #[arg(long)]
     verify: bool,
-
-    /// Download MNIST through candle-datasets' hub loader instead (needs a network)
-    #[arg(long, conflicts_with = "data_dir")]
-    download: bool,
 
     /// Folder for the PNG figures [default: figures/chapter-5 in the build output]
     #[arg(long, value_name = "DIR")]
@@ -68,18 +68,13 @@ fn main() -> ExitCode {
     cli::main(
         |args: &Args| args.common.device,
         |args, device| {
-            let data = if args.download {
-                mnist::download_lesson(&device)?
-            } else {
-                let location = mnist::locate(args.data_dir.as_deref());
-                mnist::load_lesson(&location, args.verify, &device)
-                    .map_err(|e| anyhow!("{e:#} (or use --download)"))?
-            };
+            let location = mnist::find_or_fetch(args.data_dir.as_deref())?;
+            let data = mnist::load_lesson(&location, args.verify, &device)?;
             let out = args
                 .out
                 .clone()
                 .unwrap_or_else(|| plot::default_out_dir("chapter-5"));
-            let mut nb = Notebook::new(TITLE, SOURCE);
+            let mut nb = Notebook::new(TITLE, ORIGIN);
             nb.on_device(&device);
             let mut lesson = Lesson {
                 nb: &mut nb,

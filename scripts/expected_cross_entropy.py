@@ -63,3 +63,11 @@ case("masked_logit", [[0.0, float("-inf"), 1.0, 2.0]], torch.tensor([0]))
 case("masked_target", [[0.0, float("-inf"), 1.0, 2.0]], torch.tensor([1]), reduction="none")
 case("nll_weight_ignore", X, torch.tensor([1, -100, 2]), fn="nll", weight=torch.tensor(W))
 case("nll_spatial_sum", XS, torch.tensor([[2, 0], [1, 1]]), fn="nll", reduction="sum")
+# Edge cases (issue 14): a mean over zero total weight, and no classes at all.
+W0 = [1.0, 0.0, 2.0, 1.5]
+case("nll_all_ignored", X, torch.tensor([-100, -100, -100]), fn="nll")
+case("nll_weight_zero", X, torch.tensor([1, 1, 1]), fn="nll", weight=torch.tensor(W0))
+case("smooth_weight_zero", X, torch.tensor([1, 1, 1]), weight=torch.tensor(W0), label_smoothing=0.4)
+case("smooth_all_ignored", X, torch.tensor([-100, -100, -100]), label_smoothing=0.4)
+case("prob_no_classes", [[], [], []], torch.zeros(3, 0))
+case("prob_no_classes_sum", [[], [], []], torch.zeros(3, 0), reduction="sum")

@@ -83,13 +83,12 @@ pub struct Notebook {
 }
 
 impl Notebook {
-    /// A harness that prints; `source` names the notebook file the chapter reproduces.
-    pub fn new(title: &str, source: &str) -> Self {
+    /// A harness that prints; `origin` names the notebook the chapter reproduces, as far
+    /// as the notebook itself says where it comes from.
+    pub fn new(title: &str, origin: &str) -> Self {
         let nb = Self::with_mode(title, false);
         let rule = "=".repeat(78);
-        emit(&format!(
-            "{rule}\n{title}\nreproducing ../shared/notebooks/{source}\n{rule}"
-        ));
+        emit(&format!("{rule}\n{title}\nreproducing {origin}\n{rule}"));
         nb
     }
 
@@ -546,11 +545,18 @@ fn printed_tokens(text: &str) -> Vec<String> {
 
 /// Writes a line to stdout. When the reader has gone (`chapter-2 | head`), the chapter
 /// stops quietly with the exit code of a broken pipe instead of panicking.
+/// Prints one block of the chapter. A reader that closed the pipe (`| head`) ends the
+/// run quietly, as a shell tool does (exit 141, SIGPIPE's code); any other write error
+/// (a full disk, `>/dev/full`) is one line on stderr and exit 1.
 fn emit(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    if writeln!(out, "{text}").is_err() {
-        std::process::exit(141);
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("error: cannot write the chapter to standard output: {e}");
+        std::process::exit(1);
     }
 }
 

@@ -5,8 +5,8 @@
 //! half-written image is left behind) and `summary` describes the series in rounded
 //! numbers for the snapshot, which never holds pixels.
 //!
-//! Labels need a TrueType font: `CROSSENT_FONT` names one, else common system fonts
-//! (Debian's `fonts-dejavu-core`) are tried.
+//! Labels are drawn in DejaVu Sans, which the `dejavu` crate ships, so no font needs to
+//! be installed; `CROSSENT_FONT=/path/to/font.ttf` chooses another.
 
 use crate::notebook::FigureRecord;
 use anyhow::{anyhow, bail, Context, Result};
@@ -105,26 +105,7 @@ impl Figure {
     /// Draws the figure to `dir/<name>.png`.
     pub fn write_png(&self, dir: &Path) -> Result<FigureRecord> {
         ensure_font()?;
-        std::fs::create_dir_all(dir).with_context(|| {
-            format!(
-                "cannot create the output folder {}; choose another with --out",
-                dir.display()
-            )
-        })?;
-        let file = format!("{}.png", self.name);
-        let final_path = dir.join(&file);
-        let partial = dir.join(format!(".{}.partial.png", self.name));
-        let drawn = self.draw(&partial);
-        if let Err(e) = drawn {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e.context(format!("cannot write {}", final_path.display())));
-        }
-        std::fs::rename(&partial, &final_path).with_context(|| {
-            format!(
-                "cannot write {}; choose another folder with --out",
-                final_path.display()
-            )
-        })?;
+        let file = write_atomically(dir, &self.name, |path| self.draw(path))?;
         Ok(FigureRecord {
             relative_path: file,
             summary: self.summary(),
@@ -220,19 +201,10 @@ pub fn write_gray_image(
             pixels.len()
         );
     }
-    std::fs::create_dir_all(dir).with_context(|| {
-        format!(
-            "cannot create the output folder {}; choose another with --out",
-            dir.display()
-        )
-    })?;
-    let file = format!("{name}.png");
-    let final_path = dir.join(&file);
-    let partial = dir.join(format!(".{name}.partial.png"));
-    let drawn = (|| -> Result<()> {
+    let file = write_atomically(dir, name, |path| {
         let plot_err = |e: &dyn std::fmt::Display| anyhow!("drawing failed: {e}");
         let size = (cols as u32 * scale, rows as u32 * scale);
-        let root = BitMapBackend::new(&partial, size).into_drawing_area();
+        let root = BitMapBackend::new(path, size).into_drawing_area();
         for (k, &v) in pixels.iter().enumerate() {
             let level = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
             let (r, c) = ((k / cols) as i32, (k % cols) as i32);
@@ -245,13 +217,7 @@ pub fn write_gray_image(
         }
         root.present().map_err(|e| plot_err(&e))?;
         Ok(())
-    })();
-    if let Err(e) = drawn {
-        let _ = std::fs::remove_file(&partial);
-        return Err(e.context(format!("cannot write {}", final_path.display())));
-    }
-    std::fs::rename(&partial, &final_path)
-        .with_context(|| format!("cannot write {}", final_path.display()))?;
+    })?;
     let mean = pixels.iter().map(|&v| f64::from(v)).sum::<f64>() / pixels.len() as f64;
     Ok(FigureRecord {
         relative_path: file,
@@ -260,6 +226,44 @@ pub fn write_gray_image(
             round4(mean)
         ),
     })
+}
+
+/// Writes `dir/<name>.png` with `draw`, which is handed a uniquely named temporary file
+/// in `dir` and renamed into place only when it is complete; on any failure the temporary
+/// file is removed. Concurrent runs writing into one folder therefore never collide, and
+/// no half-written image is ever left under its final name. Returns the file's name.
+fn write_atomically(
+    dir: &Path,
+    name: &str,
+    draw: impl FnOnce(&Path) -> Result<()>,
+) -> Result<String> {
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "cannot create the output folder {}; choose another with --out",
+            dir.display()
+        )
+    })?;
+    let file = format!("{name}.png");
+    let final_path = dir.join(&file);
+    let partial = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".partial.png")
+        .tempfile_in(dir)
+        .with_context(|| {
+            format!(
+                "cannot write into the output folder {}; choose another with --out",
+                dir.display()
+            )
+        })?;
+    draw(partial.path()).with_context(|| format!("cannot write {}", final_path.display()))?;
+    partial.persist(&final_path).map_err(|e| {
+        anyhow!(
+            "cannot write {}: {}; choose another folder with --out",
+            final_path.display(),
+            e.error
+        )
+    })?;
+    Ok(file)
 }
 
 /// The project's build output: the cargo target directory the chapters were built in.
@@ -307,42 +311,63 @@ fn padded(lo: f64, hi: f64, share: f64) -> (f64, f64) {
     }
 }
 
-const FONT_CANDIDATES: [&str; 4] = [
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/Library/Fonts/Arial.ttf",
-];
+/// The largest font file `CROSSENT_FONT` may name: real TrueType fonts are far smaller,
+/// and a device or a huge file is refused before it is read.
+const MAX_FONT_BYTES: u64 = 32 << 20;
 
-/// Registers a font for plotters once per process.
+/// Registers a font for plotters once per process: the file `CROSSENT_FONT` names, else
+/// DejaVu Sans as the `dejavu` crate ships it (nothing needs to be installed).
 fn ensure_font() -> Result<()> {
     static FONT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     FONT.get_or_init(|| {
-        let path = std::env::var_os("CROSSENT_FONT")
-            .map(PathBuf::from)
-            .or_else(|| {
-                FONT_CANDIDATES
-                    .iter()
-                    .map(PathBuf::from)
-                    .find(|p| p.exists())
-            })
-            .ok_or_else(|| {
-                "no TrueType font found for plot labels: install Debian's fonts-dejavu-core \
-                 or set CROSSENT_FONT=/path/to/font.ttf"
-                    .to_string()
-            })?;
-        let bytes = std::fs::read(&path)
-            .map_err(|e| format!("cannot read the font {}: {e}", path.display()))?;
-        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        let (bytes, name): (&'static [u8], String) = match std::env::var_os("CROSSENT_FONT") {
+            Some(path) => {
+                let path = PathBuf::from(path);
+                let bytes = read_font(&path)?;
+                (
+                    Box::leak(bytes.into_boxed_slice()),
+                    path.display().to_string(),
+                )
+            }
+            None => (dejavu::sans::regular(), "DejaVu Sans".to_string()),
+        };
         plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).map_err(|_| {
-            format!(
-                "{} is not a usable TrueType font; set CROSSENT_FONT to another",
-                path.display()
-            )
+            format!("{name} is not a usable TrueType font; set CROSSENT_FONT to another")
         })
     })
     .clone()
     .map_err(|e| anyhow!(e))
+}
+
+/// Reads the font file `CROSSENT_FONT` names: a regular file of at most `MAX_FONT_BYTES`.
+fn read_font(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cannot = |what: String| {
+        format!(
+            "cannot use the font {} (CROSSENT_FONT): {what}; unset CROSSENT_FONT to use the \
+             built-in DejaVu Sans",
+            path.display()
+        )
+    };
+    let file = std::fs::File::open(path).map_err(|e| cannot(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| cannot(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(cannot("not a regular file".into()));
+    }
+    if meta.len() > MAX_FONT_BYTES {
+        return Err(cannot(format!(
+            "{} bytes, more than the {MAX_FONT_BYTES} a font may have",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FONT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(e.to_string()))?;
+    if bytes.len() as u64 > MAX_FONT_BYTES {
+        return Err(cannot("it grew past the size a font may have".into()));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! silently. Build and run: `cargo test --release --features cuda --test cuda_parity`.
 #![cfg(feature = "cuda")]
 
+mod common;
+
 use crossent::notebook::max_abs_difference;
 use std::io::Write;
 use std::process::Command;
@@ -18,7 +20,9 @@ const CHAPTERS: [(&str, &str); 5] = [
 
 #[test]
 fn every_chapter_prints_the_same_numbers_on_cuda() {
-    let mnist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist");
+    let Some(mnist) = common::mnist_or_skip("every_chapter_prints_the_same_numbers_on_cuda") else {
+        return;
+    };
     let out = std::env::temp_dir().join(format!("crossent-cuda-{}", std::process::id()));
     for (name, binary) in CHAPTERS {
         let run = |device: &str| {

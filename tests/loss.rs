@@ -425,3 +425,89 @@ fn logsumexp_softmax_and_log_softmax_over_any_dimension() {
         vec![f64::NEG_INFINITY, f64::INFINITY]
     );
 }
+
+#[test]
+fn integer_inputs_are_refused_naming_the_accepted_dtypes() {
+    let cpu = Device::Cpu;
+    let x = Tensor::new(&[[1i64, 2], [3, 4]], &cpu).unwrap();
+    let target = Tensor::new(&[0i64, 1], &cpu).unwrap();
+    let nll = loss::nll_loss(&x, &target, &Default::default()).unwrap_err();
+    assert!(
+        nll.to_string()
+            .contains("nll_loss needs a floating-point input (f16, bf16, f32 or f64), got I64"),
+        "{nll}"
+    );
+    let ce = loss::cross_entropy(&x, &target, &Default::default()).unwrap_err();
+    assert!(ce.to_string().contains("f16, bf16, f32 or f64"), "{ce}");
+    for (name, result) in [
+        ("softmax", loss::softmax(&x, 1)),
+        ("log_softmax", loss::log_softmax(&x, 1)),
+        ("logsumexp", loss::logsumexp(&x, 1)),
+    ] {
+        let e = result.unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("{name} needs a floating-point input")),
+            "{e}"
+        );
+    }
+}
+
+/// PyTorch (2.15): softmax and log_softmax over an empty dimension give an empty result,
+/// logsumexp gives -inf; over a non-empty dimension of an empty tensor, empty results.
+#[test]
+fn an_empty_dimension_gives_what_pytorch_gives() {
+    let cpu = Device::Cpu;
+    let empty_classes = Tensor::zeros((2, 0), DType::F32, &cpu).unwrap();
+    assert_eq!(loss::softmax(&empty_classes, 1).unwrap().dims(), [2, 0]);
+    assert_eq!(loss::log_softmax(&empty_classes, 1).unwrap().dims(), [2, 0]);
+    let lse = loss::logsumexp(&empty_classes, 1).unwrap();
+    assert_eq!(
+        lse.to_vec1::<f32>().unwrap(),
+        [f32::NEG_INFINITY, f32::NEG_INFINITY]
+    );
+    let empty_batch = Tensor::zeros((0, 3), DType::F32, &cpu).unwrap();
+    assert_eq!(loss::softmax(&empty_batch, 1).unwrap().dims(), [0, 3]);
+    assert_eq!(loss::logsumexp(&empty_batch, 1).unwrap().dims(), [0]);
+}
+
+/// bf16 softmax and log_softmax gradients are computed in f32, as the cross-entropy's
+/// are: measured against float64 on the same bf16 inputs, PyTorch 2.15's error is
+/// 7.4e-4 (softmax) and 5.1e-3 (log_softmax) on its seed-0 case; computed in bf16 it was
+/// 1.6e-2 here.
+#[test]
+fn bf16_softmax_gradients_are_computed_in_f32() {
+    let cpu = Device::Cpu;
+    let mut rng = SeededRng::new(14);
+    let mut draw = || {
+        let v: Vec<f32> = rng.uniform(28, 3.0);
+        Tensor::from_vec(v, (4, 7), &cpu)
+            .unwrap()
+            .to_dtype(DType::BF16)
+            .unwrap()
+    };
+    let (x, w) = (draw(), draw());
+    type Fn = fn(&Tensor, usize) -> anyhow::Result<Tensor>;
+    for (name, f) in [
+        ("softmax", loss::softmax as Fn),
+        ("log_softmax", loss::log_softmax as Fn),
+    ] {
+        let gradient = |x: &Tensor, w: &Tensor| {
+            let v = Var::from_tensor(x).unwrap();
+            let out = f(v.as_tensor(), 1).unwrap();
+            assert_eq!(out.dtype(), x.dtype(), "{name} keeps the dtype");
+            let grads = (out * w).unwrap().sum_all().unwrap().backward().unwrap();
+            values(grads.get(v.as_tensor()).unwrap())
+        };
+        let half = gradient(&x, &w);
+        let exact = gradient(
+            &x.to_dtype(DType::F64).unwrap(),
+            &w.to_dtype(DType::F64).unwrap(),
+        );
+        let err = half
+            .iter()
+            .zip(&exact)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(err < 8e-3, "{name}: bf16 gradient off by {err}");
+    }
+}

@@ -50,6 +50,12 @@ const CASES: &[(&str, &[f64], &[f64])] = &[
     ("masked_target", &[f64::INFINITY], &[0.09003058075904846, -1.0, 0.24472849071025848, 0.665241003036499]),
     ("nll_weight_ignore", &[-0.25], &[0.0, -0.3333333432674408, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.6666666865348816, 0.0]),
     ("nll_spatial_sum", &[2.75], &[0.0, -1.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, -1.0, -1.0, 0.0, 0.0]),
+    ("nll_all_ignored", &[f64::NAN], &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+    ("nll_weight_zero", &[f64::NAN], &[0.0, f64::NAN, 0.0, 0.0, 0.0, f64::NAN, 0.0, 0.0, 0.0, f64::NAN, 0.0, 0.0]),
+    ("smooth_weight_zero", &[f64::NAN], &[f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN]),
+    ("smooth_all_ignored", &[f64::NAN], &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+    ("prob_no_classes", &[f64::NAN], &[]),
+    ("prob_no_classes_sum", &[-0.0], &[]),
 ];
 
 fn cpu() -> Device {
@@ -65,6 +71,7 @@ fn setup(name: &str) -> (Tensor, Tensor, CrossEntropyOptions, bool) {
     let x = Tensor::new(&X, &cpu()).unwrap();
     let xs = Tensor::new(&XS, &cpu()).unwrap();
     let w = Some(Tensor::new(&W, &cpu()).unwrap());
+    let w0 = Some(Tensor::new(&[1f32, 0.0, 2.0, 1.5], &cpu()).unwrap());
     let probs = Tensor::new(&P, &cpu()).unwrap();
     let base = t(&[1, 3, 0]);
     let d = CrossEntropyOptions::default();
@@ -213,6 +220,35 @@ fn setup(name: &str) -> (Tensor, Tensor, CrossEntropyOptions, bool) {
             Tensor::new(&[[2i64, 0], [1, 1]], &cpu()).unwrap(),
             with(&|o| o.reduction = Reduction::Sum),
             true,
+        ),
+        "nll_all_ignored" => (x, t(&[-100, -100, -100]), d, true),
+        "nll_weight_zero" => (x, t(&[1, 1, 1]), with(&|o| o.weight = w0.clone()), true),
+        "smooth_weight_zero" => (
+            x,
+            t(&[1, 1, 1]),
+            with(&|o| {
+                o.weight = w0.clone();
+                o.label_smoothing = 0.4
+            }),
+            false,
+        ),
+        "smooth_all_ignored" => (
+            x,
+            t(&[-100, -100, -100]),
+            with(&|o| o.label_smoothing = 0.4),
+            false,
+        ),
+        "prob_no_classes" => (
+            Tensor::zeros((3, 0), DType::F32, &cpu()).unwrap(),
+            Tensor::zeros((3, 0), DType::F32, &cpu()).unwrap(),
+            d,
+            false,
+        ),
+        "prob_no_classes_sum" => (
+            Tensor::zeros((3, 0), DType::F32, &cpu()).unwrap(),
+            Tensor::zeros((3, 0), DType::F32, &cpu()).unwrap(),
+            with(&|o| o.reduction = Reduction::Sum),
+            false,
         ),
         other => panic!("unknown case {other}"),
     }

@@ -1,19 +1,12 @@
-//! MNIST checking and loading, on the shared copy and on damaged copies made from it.
+//! MNIST checking and loading, on the copy the chapters find and on damaged copies made
+//! from it. Each test that needs MNIST says `skipped` without it (see `common`).
+
+mod common;
 
 use candle_core::Device;
 use crossent::mnist::{self, Location};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-fn shared() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist");
-    assert!(
-        dir.join("train-images-idx3-ubyte").is_file(),
-        "the tests need MNIST at {}",
-        dir.display()
-    );
-    dir
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("crossent-mnist-{}-{name}", std::process::id()));
@@ -29,12 +22,12 @@ fn at(dir: &Path) -> Location {
     }
 }
 
-/// A copy of the shared folder: links for every file but `replaced`, written instead.
-fn copy_with(name: &str, replaced: &str, bytes: &[u8]) -> PathBuf {
+/// A copy of the MNIST folder: links for every file but `replaced`, written instead.
+fn copy_with(source: &Path, name: &str, replaced: &str, bytes: &[u8]) -> PathBuf {
     let dir = scratch(name);
     for file in mnist::FILES {
         if file.name != replaced {
-            std::os::unix::fs::symlink(shared().join(file.name), dir.join(file.name)).unwrap();
+            std::os::unix::fs::symlink(source.join(file.name), dir.join(file.name)).unwrap();
         }
     }
     std::fs::write(dir.join(replaced), bytes).unwrap();
@@ -49,14 +42,46 @@ fn load_error(dir: &Path, verify: bool) -> String {
 }
 
 #[test]
-fn the_shared_copy_loads_with_the_lessons_split_and_verifies() {
-    let data = mnist::load_lesson(&at(&shared()), true, &Device::Cpu).unwrap();
+fn the_found_copy_loads_with_the_lessons_split_and_verifies() {
+    let Some(source) = common::mnist_or_skip("the_found_copy_loads_with_the_lessons_split") else {
+        return;
+    };
+    let data = mnist::load_lesson(&at(&source), true, &Device::Cpu).unwrap();
     assert_eq!(data.x_train.dims(), [50_000, 784]);
     assert_eq!(data.x_valid.dims(), [10_000, 784]);
     let first: Vec<i64> = data.y_train.narrow(0, 0, 10).unwrap().to_vec1().unwrap();
     assert_eq!(first, [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
-    // The README's fact: y_valid[0] is the label of training image 50000, a 3.
+    // The data README's fact: y_valid[0] is the label of training image 50000, a 3.
     assert_eq!(data.y_valid.get(0).unwrap().to_scalar::<i64>().unwrap(), 3);
+}
+
+#[test]
+fn loading_gives_what_candle_datasets_gives() {
+    let Some(source) = common::mnist_or_skip("loading_gives_what_candle_datasets_gives") else {
+        return;
+    };
+    let ours = mnist::load_lesson(&at(&source), false, &Device::Cpu).unwrap();
+    let theirs = candle_datasets::vision::mnist::load_dir(&source).unwrap();
+    let x = candle_core::Tensor::cat(&[&ours.x_train, &ours.x_valid], 0).unwrap();
+    let same = x
+        .eq(&theirs.train_images)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .min(0)
+        .unwrap()
+        .to_scalar::<u8>()
+        .unwrap();
+    assert_eq!(same, 1, "every pixel equal, bit for bit");
+    let y = candle_core::Tensor::cat(&[&ours.y_train, &ours.y_valid], 0).unwrap();
+    let theirs_y = theirs
+        .train_labels
+        .to_dtype(candle_core::DType::I64)
+        .unwrap();
+    assert_eq!(
+        y.to_vec1::<i64>().unwrap(),
+        theirs_y.to_vec1::<i64>().unwrap()
+    );
 }
 
 #[test]
@@ -70,12 +95,24 @@ fn a_missing_folder_or_file_is_named() {
         "{err}"
     );
     assert!(err.contains("--data-dir"), "{err}");
+    let file = empty.join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let err = load_error(&file, false);
+    assert!(err.contains("is not a folder"), "{err}");
 }
 
 #[test]
 fn a_truncated_file_is_named() {
-    let original = std::fs::read(shared().join("t10k-labels-idx1-ubyte")).unwrap();
-    let dir = copy_with("truncated", "t10k-labels-idx1-ubyte", &original[..5000]);
+    let Some(source) = common::mnist_or_skip("a_truncated_file_is_named") else {
+        return;
+    };
+    let original = std::fs::read(source.join("t10k-labels-idx1-ubyte")).unwrap();
+    let dir = copy_with(
+        &source,
+        "truncated",
+        "t10k-labels-idx1-ubyte",
+        &original[..5000],
+    );
     let err = load_error(&dir, false);
     assert!(
         err.contains("t10k-labels-idx1-ubyte is truncated: 5000 bytes, 10008 expected"),
@@ -84,19 +121,38 @@ fn a_truncated_file_is_named() {
 }
 
 #[test]
+fn a_too_long_file_is_refused_before_it_is_read() {
+    let Some(source) = common::mnist_or_skip("a_too_long_file_is_refused") else {
+        return;
+    };
+    let dir = copy_with(&source, "long", "t10k-labels-idx1-ubyte", b"");
+    // A sparse 2 GiB file: refused by its length, without reading it.
+    let file = std::fs::File::create(dir.join("t10k-labels-idx1-ubyte")).unwrap();
+    file.set_len(2 << 30).unwrap();
+    let err = load_error(&dir, false);
+    assert!(err.contains("is too long: 2147483648 bytes"), "{err}");
+}
+
+#[test]
 fn a_wrong_magic_number_is_named() {
-    let mut bytes = std::fs::read(shared().join("t10k-labels-idx1-ubyte")).unwrap();
+    let Some(source) = common::mnist_or_skip("a_wrong_magic_number_is_named") else {
+        return;
+    };
+    let mut bytes = std::fs::read(source.join("t10k-labels-idx1-ubyte")).unwrap();
     bytes[3] = 3; // 2049 -> 2051
-    let dir = copy_with("magic", "t10k-labels-idx1-ubyte", &bytes);
+    let dir = copy_with(&source, "magic", "t10k-labels-idx1-ubyte", &bytes);
     let err = load_error(&dir, false);
     assert!(err.contains("has magic number 2051, not 2049"), "{err}");
 }
 
 #[test]
 fn an_out_of_range_label_is_named() {
-    let mut bytes = std::fs::read(shared().join("t10k-labels-idx1-ubyte")).unwrap();
+    let Some(source) = common::mnist_or_skip("an_out_of_range_label_is_named") else {
+        return;
+    };
+    let mut bytes = std::fs::read(source.join("t10k-labels-idx1-ubyte")).unwrap();
     bytes[8 + 7] = 12;
-    let dir = copy_with("label", "t10k-labels-idx1-ubyte", &bytes);
+    let dir = copy_with(&source, "label", "t10k-labels-idx1-ubyte", &bytes);
     let err = load_error(&dir, false);
     assert!(
         err.contains("has label 12 at index 7, out of range 0..=9"),
@@ -106,9 +162,12 @@ fn an_out_of_range_label_is_named() {
 
 #[test]
 fn verify_catches_a_changed_file_that_is_still_well_formed() {
-    let mut bytes = std::fs::read(shared().join("t10k-labels-idx1-ubyte")).unwrap();
+    let Some(source) = common::mnist_or_skip("verify_catches_a_changed_file") else {
+        return;
+    };
+    let mut bytes = std::fs::read(source.join("t10k-labels-idx1-ubyte")).unwrap();
     bytes[8] = (bytes[8] + 1) % 10;
-    let dir = copy_with("md5", "t10k-labels-idx1-ubyte", &bytes);
+    let dir = copy_with(&source, "md5", "t10k-labels-idx1-ubyte", &bytes);
     assert!(mnist::load_lesson(&at(&dir), false, &Device::Cpu).is_ok());
     let err = load_error(&dir, true);
     assert!(
@@ -117,25 +176,44 @@ fn verify_catches_a_changed_file_that_is_still_well_formed() {
     );
 }
 
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
 #[test]
-fn gzipped_files_load_like_plain_ones() {
-    let labels = std::fs::read(shared().join("train-labels-idx1-ubyte")).unwrap();
+fn gzipped_files_load_like_plain_ones_even_in_several_members() {
+    let Some(source) = common::mnist_or_skip("gzipped_files_load_like_plain_ones") else {
+        return;
+    };
+    let labels = std::fs::read(source.join("train-labels-idx1-ubyte")).unwrap();
     let dir = scratch("gz");
     for file in mnist::FILES {
         if file.name != "train-labels-idx1-ubyte" {
-            std::os::unix::fs::symlink(shared().join(file.name), dir.join(file.name)).unwrap();
+            std::os::unix::fs::symlink(source.join(file.name), dir.join(file.name)).unwrap();
         }
     }
-    let mut gz = flate2::write::GzEncoder::new(
-        std::fs::File::create(dir.join("train-labels-idx1-ubyte.gz")).unwrap(),
-        flate2::Compression::fast(),
-    );
-    gz.write_all(&labels).unwrap();
-    gz.finish().unwrap();
+    let gz_path = dir.join("train-labels-idx1-ubyte.gz");
+    // Two gzip members, as `cat a.gz b.gz` makes: gunzip reads both, and so must we.
+    let mut two_members = gzip(&labels[..30_000]);
+    two_members.extend(gzip(&labels[30_000..]));
+    std::fs::write(&gz_path, &two_members).unwrap();
+    let plain = mnist::load_lesson(&at(&source), false, &Device::Cpu).unwrap();
     let data = mnist::load_lesson(&at(&dir), true, &Device::Cpu).unwrap();
-    let first: Vec<i64> = data.y_train.narrow(0, 0, 3).unwrap().to_vec1().unwrap();
-    assert_eq!(first, [5, 0, 4]);
-    std::fs::write(dir.join("train-labels-idx1-ubyte.gz"), b"not gzip").unwrap();
+    assert_eq!(
+        data.y_train.to_vec1::<i64>().unwrap(),
+        plain.y_train.to_vec1::<i64>().unwrap()
+    );
+    std::fs::write(&gz_path, b"not gzip").unwrap();
     let err = load_error(&dir, false);
     assert!(err.contains("is not a valid gzip file"), "{err}");
+    // A gzip bomb: far more than a labels file may hold, refused one byte past the limit.
+    std::fs::write(&gz_path, gzip(&vec![0u8; 64 << 20])).unwrap();
+    let err = load_error(&dir, false);
+    assert!(
+        err.contains("is too long: it inflates past 60008 bytes"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

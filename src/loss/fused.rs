@@ -289,6 +289,8 @@ impl Forward {
         let divisor = match (&inner.targets, inner.reduction) {
             (_, Reduction::None | Reduction::Sum) => 1.0,
             (Targets::Classes(_), Reduction::Mean) => rows.iter().map(|r| r.2).sum(),
+            // PyTorch divides by numel / C: nan when there are no classes.
+            (Targets::Probabilities(_), Reduction::Mean) if inner.g.c == 0 => f64::NAN,
             (Targets::Probabilities(_), Reduction::Mean) => (inner.g.n * inner.g.s) as f64,
         };
         let mut saved = inner
@@ -303,6 +305,9 @@ impl Forward {
                 Shape::from(inner.out_shape.clone()),
             ),
             Reduction::Sum => (vec![T::of_f64(total)], Shape::from(())),
+            // A zero total weight makes PyTorch's mean nan even where label smoothing
+            // gives a non-zero sum: its NLL term alone is 0/0.
+            Reduction::Mean if divisor == 0.0 => (vec![T::of_f64(f64::NAN)], Shape::from(())),
             Reduction::Mean => (vec![T::of_f64(total / divisor)], Shape::from(())),
         };
         Ok((T::to_cpu_storage_owned(values), shape))
@@ -352,6 +357,12 @@ impl Backward {
         let scale_of = |position: usize| match inner.reduction {
             Reduction::None => upstream[position].as_f64(),
             Reduction::Sum => upstream[0].as_f64(),
+            // PyTorch's gradient of a mean over zero total weight: nan for the positions
+            // that count, 0 for the ignored ones.
+            Reduction::Mean if saved.divisor == 0.0 => match &inner.targets {
+                Targets::Classes(t) if t[position] == inner.ignore_index => 0.0,
+                _ => f64::NAN,
+            },
             Reduction::Mean => upstream[0].as_f64() / saved.divisor,
         };
         // Left uninitialised: every element is written below (each row of each entry

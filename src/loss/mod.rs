@@ -212,7 +212,9 @@ pub fn cross_entropy(
     let compute = match original {
         DType::F32 | DType::F64 => original,
         DType::F16 | DType::BF16 => DType::F32,
-        other => bail!("cross_entropy needs a floating-point input, got {other:?}"),
+        other => {
+            bail!("cross_entropy needs a floating-point input ({FLOAT_DTYPES}), got {other:?}")
+        }
     };
     let input_c = input.to_dtype(compute)?.contiguous()?;
     let targets = if class_indices {
@@ -262,18 +264,57 @@ fn target_weights_and_index(
 }
 
 /// Combines per-position losses `(n, s)` as `reduction` says; the mean divides by
-/// `divisor`.
+/// `divisor`. `kept` marks (1/0) the positions whose targets are not ignored.
 fn reduce(
     per: Tensor,
     reduction: Reduction,
     divisor: &Tensor,
+    kept: Option<&Tensor>,
     out_shape: &[usize],
 ) -> Result<Tensor> {
     Ok(match reduction {
         Reduction::None => per.reshape(out_shape)?,
         Reduction::Sum => per.sum_all()?,
-        Reduction::Mean => per.sum_all()?.broadcast_div(divisor)?,
+        Reduction::Mean => {
+            let total_weight = divisor.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            match kept {
+                // A zero total weight (every target ignored or weighted 0) gives nan, as
+                // in PyTorch, and PyTorch's gradient: nan at the positions that count, 0
+                // at the ignored ones.
+                Some(kept) if total_weight == 0.0 => {
+                    let nan_or_zero = kept
+                        .ne(0.0)?
+                        .where_cond(&(kept.zeros_like()? + f64::NAN)?, &kept.zeros_like()?)?;
+                    ((per * nan_or_zero)?.sum_all()? + f64::NAN)?
+                }
+                _ => per.sum_all()?.broadcast_div(divisor)?,
+            }
+        }
     })
+}
+
+/// The floating-point dtypes the losses accept, for error messages.
+const FLOAT_DTYPES: &str = "f16, bf16, f32 or f64";
+
+/// Fails unless `x` holds floating-point numbers, naming `what` and the accepted dtypes
+/// (as PyTorch refuses integer inputs).
+fn require_float(what: &str, x: &Tensor) -> Result<()> {
+    if !x.dtype().is_float() {
+        bail!(
+            "{what} needs a floating-point input ({FLOAT_DTYPES}), got {:?}",
+            x.dtype()
+        );
+    }
+    Ok(())
+}
+
+/// Runs `f` in f32 for f16/bf16 input (forward and gradient), converting back after, as
+/// PyTorch's CPU kernels accumulate half-precision softmax in float.
+fn in_f32(x: &Tensor, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    match x.dtype() {
+        DType::F16 | DType::BF16 => Ok(f(&x.to_dtype(DType::F32)?)?.to_dtype(x.dtype())?),
+        _ => f(x),
+    }
 }
 
 /// The same loss from candle ops (any device): log_softmax, then the weighted, smoothed
@@ -299,8 +340,14 @@ fn composed_cross_entropy(
             let y = y.reshape((g.n, g.c, g.s))?;
             let y = ((y * (1.0 - eps))? + eps / g.c as f64)?;
             let per = (logp * y)?.broadcast_mul(&w3)?.sum(1)?.neg()?;
-            let positions = Tensor::new((g.n * g.s) as f64, device)?.to_dtype(dtype)?;
-            reduce(per, opts.reduction, &positions, out_shape)
+            // PyTorch divides by numel / C, which is nan when there are no classes.
+            let positions = if g.c == 0 {
+                f64::NAN
+            } else {
+                (g.n * g.s) as f64
+            };
+            let positions = Tensor::new(positions, device)?.to_dtype(dtype)?;
+            reduce(per, opts.reduction, &positions, None, out_shape)
         }
         Targets::Classes(t) => {
             let (w_t, idx, keep) =
@@ -308,7 +355,7 @@ fn composed_cross_entropy(
             let nll = (logp.gather(&idx, 1)?.squeeze(1)? * &w_t)?.neg()?;
             let smooth = logp.broadcast_mul(&w3)?.sum(1)?.neg()?.mul(&keep)?;
             let per = ((nll * (1.0 - eps))? + (smooth * (eps / g.c as f64))?)?;
-            reduce(per, opts.reduction, &w_t.sum_all()?, out_shape)
+            reduce(per, opts.reduction, &w_t.sum_all()?, Some(&keep), out_shape)
         }
     }
 }
@@ -322,10 +369,11 @@ pub fn nll_loss(input: &Tensor, target: &Tensor, opts: &NllLossOptions) -> Resul
             target.dtype()
         );
     }
+    require_float("nll_loss", input)?;
     let (g, out_shape) = geometry(input, target, true)?;
     check_weight(&opts.weight, g.c)?;
     let targets = class_targets(target, g.c, opts.ignore_index)?;
-    let (w_t, idx, _) = target_weights_and_index(
+    let (w_t, idx, keep) = target_weights_and_index(
         &targets,
         g,
         &opts.weight,
@@ -335,32 +383,61 @@ pub fn nll_loss(input: &Tensor, target: &Tensor, opts: &NllLossOptions) -> Resul
     )?;
     let x = input.reshape((g.n, g.c, g.s))?;
     let per = (x.gather(&idx, 1)?.squeeze(1)? * &w_t)?.neg()?;
-    reduce(per, opts.reduction, &w_t.sum_all()?, &out_shape)
+    reduce(
+        per,
+        opts.reduction,
+        &w_t.sum_all()?,
+        Some(&keep),
+        &out_shape,
+    )
 }
 
 /// `torch.logsumexp(x, dim)`: max-shifted; an infinite maximum is not subtracted, so a
-/// row of `-inf` gives `-inf` and a `+inf` entry gives `+inf`, as in PyTorch.
+/// row of `-inf` gives `-inf` and a `+inf` entry gives `+inf`, as in PyTorch. Over an empty
+/// dimension it is `-inf` (the log of an empty sum); f16/bf16 are computed in f32.
 pub fn logsumexp(x: &Tensor, dim: usize) -> Result<Tensor> {
-    let max = x.max_keepdim(dim)?;
-    let finite = max.abs()?.lt(f64::INFINITY)?;
-    let shift = finite.where_cond(&max, &max.zeros_like()?)?;
-    let sum = x.broadcast_sub(&shift)?.exp()?.sum_keepdim(dim)?;
-    Ok((sum.log()? + shift)?.squeeze(dim)?)
+    require_float("logsumexp", x)?;
+    if x.elem_count() == 0 {
+        let mut dims = x.dims().to_vec();
+        dims.remove(dim);
+        return Ok((Tensor::zeros(dims, x.dtype(), x.device())? + f64::NEG_INFINITY)?);
+    }
+    in_f32(x, |x| {
+        let max = x.max_keepdim(dim)?;
+        let finite = max.abs()?.lt(f64::INFINITY)?;
+        let shift = finite.where_cond(&max, &max.zeros_like()?)?;
+        let sum = x.broadcast_sub(&shift)?.exp()?.sum_keepdim(dim)?;
+        Ok((sum.log()? + shift)?.squeeze(dim)?)
+    })
 }
 
-/// `torch.log_softmax(x, dim)`, max-shifted.
+/// `torch.log_softmax(x, dim)`, max-shifted; f16/bf16 computed in f32; an empty input
+/// gives an empty result.
 pub fn log_softmax(x: &Tensor, dim: usize) -> Result<Tensor> {
-    let max = x.max_keepdim(dim)?.detach();
-    let shifted = x.broadcast_sub(&max)?;
-    let lse = shifted.exp()?.sum_keepdim(dim)?.log()?;
-    Ok(shifted.broadcast_sub(&lse)?)
+    require_float("log_softmax", x)?;
+    if x.elem_count() == 0 {
+        return Ok(x.clone());
+    }
+    in_f32(x, |x| {
+        let max = x.max_keepdim(dim)?.detach();
+        let shifted = x.broadcast_sub(&max)?;
+        let lse = shifted.exp()?.sum_keepdim(dim)?.log()?;
+        Ok(shifted.broadcast_sub(&lse)?)
+    })
 }
 
-/// `torch.softmax(x, dim)`, max-shifted.
+/// `torch.softmax(x, dim)`, max-shifted; f16/bf16 computed in f32; an empty input gives
+/// an empty result.
 pub fn softmax(x: &Tensor, dim: usize) -> Result<Tensor> {
-    let max = x.max_keepdim(dim)?.detach();
-    let e = x.broadcast_sub(&max)?.exp()?;
-    Ok(e.broadcast_div(&e.sum_keepdim(dim)?)?)
+    require_float("softmax", x)?;
+    if x.elem_count() == 0 {
+        return Ok(x.clone());
+    }
+    in_f32(x, |x| {
+        let max = x.max_keepdim(dim)?.detach();
+        let e = x.broadcast_sub(&max)?.exp()?;
+        Ok(e.broadcast_div(&e.sum_keepdim(dim)?)?)
+    })
 }
 
 #[cfg(test)]

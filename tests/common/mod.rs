@@ -1,0 +1,29 @@
+//! What the tests share: finding MNIST as the chapters do, and saying so when it is not
+//! there.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+
+/// MNIST's folder, found where the chapters look (without fetching). Without it the test
+/// prints one `skipped` line past libtest's output capture, so that it shows in every
+/// run, and returns `None`; under CI (`CI=true`) a missing MNIST fails the test instead,
+/// so CI never skips silently.
+pub fn mnist_or_skip(test: &str) -> Option<PathBuf> {
+    if let Some(found) = crossent::mnist::find(None) {
+        if crossent::mnist::locate::holds_mnist(&found.dir) {
+            return Some(found.dir);
+        }
+    }
+    let looked = crossent::mnist::locate::describe_search_path();
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and MNIST is missing (looked in MNIST_DIR, {looked}); CI must not skip");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {test}: MNIST not found (MNIST_DIR, {looked}); put the four IDX files in \
+         data/mnist or set MNIST_DIR, or run `cargo run --release --bin chapter-5` once with a \
+         network to fetch them into the user cache"
+    );
+    None
+}

@@ -1,0 +1,414 @@
+//! The MNIST fetch, without a network: a server on 127.0.0.1 plays the Hugging Face hub
+//! (`HF_ENDPOINT`-style endpoint handed to the client), serving parquet files laid out as
+//! `ylecun/mnist`'s conversion is (PNG images in `image.bytes`, `label` as int64). The
+//! files land verified in a temporary cache; a truncated or corrupt response is refused
+//! with nothing left behind; a second run does not fetch again; and, where MNIST is
+//! found, the real data written to parquet and fetched back passes the published md5s.
+
+mod common;
+
+use crossent::mnist::fetch::{self, Split};
+use crossent::mnist::{self, IdxFile, Location};
+use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How the test server answers.
+#[derive(Clone, Copy, PartialEq)]
+enum Answer {
+    Whole,
+    /// Announces the whole length, sends half, and closes.
+    CutShort,
+    /// The whole length, with bytes in the middle changed.
+    Corrupt,
+}
+
+/// A hub on 127.0.0.1 serving `files` (by the path's end) until dropped; it stops by
+/// itself after a minute in any case.
+struct Hub {
+    endpoint: String,
+    requests: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn serve(files: Vec<(&'static str, Vec<u8>)>, answer: Answer) -> Hub {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (count, stopped) = (requests.clone(), stop.clone());
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !stopped.load(Ordering::SeqCst) && Instant::now() < deadline {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let _ = respond(stream, &files, answer);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    Hub {
+        endpoint,
+        requests,
+        stop,
+    }
+}
+
+fn respond(
+    mut stream: TcpStream,
+    files: &[(&str, Vec<u8>)],
+    answer: Answer,
+) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 << 10 {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        request.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&request);
+    let mut words = text.split_whitespace();
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let found = files
+        .iter()
+        .find(|(name, _)| path.contains("/ylecun/mnist/resolve/") && path.ends_with(name));
+    let Some((_, body)) = found else {
+        return stream.write_all(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    };
+    let mut body = body.clone();
+    if answer == Answer::Corrupt {
+        let middle = body.len() / 2;
+        for b in &mut body[middle..middle + 64] {
+            *b ^= 0x5a;
+        }
+    }
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\
+         ETag: \"fixture\"\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    if method == "GET" {
+        let sent = if answer == Answer::CutShort {
+            body.len() / 2
+        } else {
+            body.len()
+        };
+        stream.write_all(&body[..sent])?;
+    }
+    stream.flush()
+}
+
+/// A split's rows as the hub's parquet conversion holds them.
+fn parquet_of(images: &[u8], labels: &[u8]) -> Vec<u8> {
+    let schema = parquet::schema::parser::parse_message_type(
+        "message schema {
+            optional group image { optional binary bytes; optional binary path (STRING); }
+            optional int64 label;
+        }",
+    )
+    .unwrap();
+    let pngs: Vec<ByteArray> = images
+        .chunks(28 * 28)
+        .map(|pixels| {
+            let mut png = Vec::new();
+            image::ImageEncoder::write_image(
+                image::codecs::png::PngEncoder::new(&mut png),
+                pixels,
+                28,
+                28,
+                image::ExtendedColorType::L8,
+            )
+            .unwrap();
+            ByteArray::from(png)
+        })
+        .collect();
+    let n = labels.len();
+    let labels: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+    let mut out = Vec::new();
+    let mut writer = SerializedFileWriter::new(
+        &mut out,
+        Arc::new(schema),
+        Arc::new(WriterProperties::builder().build()),
+    )
+    .unwrap();
+    let mut group = writer.next_row_group().unwrap();
+    let mut column = 0;
+    while let Some(mut col) = group.next_column().unwrap() {
+        match column {
+            // image.bytes: present (definition level 2) in every row.
+            0 => {
+                col.typed::<ByteArrayType>()
+                    .write_batch(&pngs, Some(&vec![2; n]), None)
+                    .unwrap();
+            }
+            // image.path: null (the image is there, its path is not).
+            1 => {
+                col.typed::<ByteArrayType>()
+                    .write_batch(&[], Some(&vec![1; n]), None)
+                    .unwrap();
+            }
+            _ => {
+                col.typed::<Int64Type>()
+                    .write_batch(&labels, Some(&vec![1; n]), None)
+                    .unwrap();
+            }
+        }
+        col.close().unwrap();
+        column += 1;
+    }
+    group.close().unwrap();
+    writer.close().unwrap();
+    out
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// A small MNIST-like pair of splits (5 training and 3 test digits) with the IDX files
+/// they must give, and their parquet files.
+fn small_splits() -> (Vec<Split>, Vec<(&'static str, Vec<u8>)>) {
+    let [train_images, train_labels, test_images, test_labels] = mnist::FILES;
+    let mut splits = Vec::new();
+    let mut served = Vec::new();
+    for (parquet, images, labels, n, seed) in [
+        (
+            "mnist/train/0000.parquet",
+            train_images,
+            train_labels,
+            5,
+            1u8,
+        ),
+        ("mnist/test/0000.parquet", test_images, test_labels, 3, 7u8),
+    ] {
+        let pixels: Vec<u8> = (0..n * 784)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect();
+        let digits: Vec<u8> = (0..n).map(|i| (i as u8 + seed) % 10).collect();
+        let with = |file: IdxFile, bytes: Vec<u8>| IdxFile {
+            count: n,
+            md5: leak(mnist::idx::md5_hex(&bytes)),
+            ..file
+        };
+        splits.push(Split {
+            parquet,
+            images: with(images, mnist::idx::images_file(&pixels)),
+            labels: with(labels, mnist::idx::labels_file(&digits)),
+        });
+        served.push((parquet, parquet_of(&pixels, &digits)));
+    }
+    (splits, served)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("crossent-fetch-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn cache_at(dir: &Path) -> Location {
+    Location {
+        dir: dir.to_path_buf(),
+        chosen_by: "the user cache",
+    }
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_fetch_lands_verified_in_the_cache_and_is_not_repeated() {
+    let (splits, served) = small_splits();
+    let hub = serve(served, Answer::Whole);
+    let cache = scratch("good");
+    let search = [cache_at(&cache)];
+    let found =
+        mnist::find_or_fetch_in(&search, Some(cache_at(&cache)), &hub.endpoint, &splits).unwrap();
+    assert_eq!(found.dir, cache);
+    assert_eq!(
+        entries(&cache),
+        [
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte"
+        ],
+        "the four IDX files and nothing else (no temporary files or downloads)"
+    );
+    for split in &splits {
+        for file in [split.images, split.labels] {
+            let bytes = std::fs::read(cache.join(file.name)).unwrap();
+            assert_eq!(mnist::idx::check(&file, &bytes), Ok(()));
+            assert_eq!(mnist::idx::check_md5(&file, &bytes), Ok(()));
+        }
+    }
+    let requests = hub.requests.load(Ordering::SeqCst);
+    assert_eq!(requests, 4, "a HEAD and a GET for each of the two files");
+    mnist::find_or_fetch_in(&search, Some(cache_at(&cache)), &hub.endpoint, &splits).unwrap();
+    assert_eq!(
+        hub.requests.load(Ordering::SeqCst),
+        requests,
+        "the second run finds the cache and asks the hub nothing"
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+fn refused(answer: Answer, name: &str) -> String {
+    let (splits, served) = small_splits();
+    let hub = serve(served, answer);
+    let cache = scratch(name);
+    let err = mnist::find_or_fetch_in(&[], Some(cache_at(&cache)), &hub.endpoint, &splits)
+        .expect_err("a bad response must be refused");
+    let err = format!("{err:#}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("fetching it failed"), "{err}");
+    assert_eq!(
+        entries(&cache),
+        Vec::<String>::new(),
+        "nothing is left behind"
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+    err
+}
+
+#[test]
+fn a_truncated_response_is_refused_with_nothing_left_behind() {
+    refused(Answer::CutShort, "cut");
+}
+
+#[test]
+fn a_corrupt_response_is_refused_with_nothing_left_behind() {
+    refused(Answer::Corrupt, "corrupt");
+}
+
+#[test]
+fn a_hub_that_is_not_there_is_one_line_naming_the_places_looked() {
+    // A port that was just free: nothing listens there.
+    let endpoint = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let (splits, _) = small_splits();
+    let cache = scratch("absent");
+    let search = [Location {
+        dir: cache.join("elsewhere"),
+        chosen_by: "data/mnist in the project",
+    }];
+    let err = mnist::find_or_fetch_in(&search, Some(cache_at(&cache)), &endpoint, &splits)
+        .expect_err("no hub, no MNIST");
+    let err = format!("{err:#}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("data/mnist in the project"), "{err}");
+    assert!(err.contains("--data-dir"), "{err}");
+    assert_eq!(entries(&cache), Vec::<String>::new());
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn real_mnist_through_the_hub_layout_passes_the_published_md5s() {
+    let Some(source) = common::mnist_or_skip("real_mnist_through_the_hub_layout") else {
+        return;
+    };
+    let read = |name: &str| std::fs::read(source.join(name)).unwrap();
+    let start = Instant::now();
+    let served = vec![
+        (
+            "mnist/train/0000.parquet",
+            parquet_of(
+                &read("train-images-idx3-ubyte")[16..],
+                &read("train-labels-idx1-ubyte")[8..],
+            ),
+        ),
+        (
+            "mnist/test/0000.parquet",
+            parquet_of(
+                &read("t10k-images-idx3-ubyte")[16..],
+                &read("t10k-labels-idx1-ubyte")[8..],
+            ),
+        ),
+    ];
+    let size: usize = served.iter().map(|(_, b)| b.len()).sum();
+    let made = start.elapsed();
+    let hub = serve(served, Answer::Whole);
+    let cache = scratch("real");
+    let fetched = fetch::fetch_into(&cache, &hub.endpoint, &fetch::mnist_splits()).unwrap();
+    assert_eq!(fetched.downloaded as usize, size);
+    for file in mnist::FILES {
+        assert_eq!(
+            read(file.name),
+            std::fs::read(cache.join(file.name)).unwrap()
+        );
+    }
+    let sums: Vec<String> = fetched
+        .written
+        .iter()
+        .map(|(name, md5)| format!("{name} {md5}"))
+        .collect();
+    let _ = writeln!(
+        std::io::stderr(),
+        "fetch over loopback: {:.1} MB of parquet (made in {:.1} s) fetched and written as IDX \
+         in {:.2} s; md5: {}",
+        size as f64 / 1e6,
+        made.as_secs_f64(),
+        fetched.seconds,
+        sums.join(", ")
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn concurrent_fetches_into_one_fresh_cache_all_succeed() {
+    let (splits, served) = small_splits();
+    let hub = serve(served, Answer::Whole);
+    let cache = scratch("concurrent");
+    let splits = Arc::new(splits);
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let (cache, endpoint, splits) = (cache.clone(), hub.endpoint.clone(), splits.clone());
+            std::thread::spawn(move || {
+                mnist::find_or_fetch_in(&[], Some(cache_at(&cache)), &endpoint, &splits)
+            })
+        })
+        .collect();
+    for run in runs {
+        run.join().unwrap().unwrap();
+    }
+    assert_eq!(entries(&cache).len(), 4, "{:?}", entries(&cache));
+    for split in splits.iter() {
+        for file in [split.images, split.labels] {
+            let bytes = std::fs::read(cache.join(file.name)).unwrap();
+            assert_eq!(mnist::idx::check_md5(&file, &bytes), Ok(()));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+}
