@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use candle_core::Device;
 use candle_nn::{Module as _, Optimizer as _};
 use crossent::lesson::{sequential, SeededRng};
+use crossent::linear::Sgd;
 use crossent::mnist;
 use crossent::train::{slices, train_epoch};
 use std::path::PathBuf;
@@ -35,7 +36,7 @@ fn main() -> Result<()> {
     for _round in 0..ROUNDS {
         for run in 0..=RUNS {
             let (model, params, _) = sequential(&mut rng, 784, 50, 10, &device)?;
-            let mut opt = candle_nn::SGD::new(params, 0.5)?;
+            let mut opt = Sgd::new(params, 0.5)?;
             let start = Instant::now();
             let epoch = train_epoch(
                 slices(&data.x_train, &data.y_train, 64),

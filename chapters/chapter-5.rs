@@ -21,6 +21,7 @@ use crossent::cli::{self, CommonArgs};
 use crossent::lesson::{
     accuracy, collate, sampled_batches, Dataset, Linear, Module, Sampler, SeededRng,
 };
+use crossent::linear::Sgd;
 use crossent::mnist::{self, LessonData};
 use crossent::notebook::Notebook;
 use crossent::plot::{self, Figure, Series};
@@ -695,7 +696,7 @@ impl Lesson<'_> {
              nn.Linear(nh,10))\n    return model, optim.SGD(model.parameters(), lr=lr)",
         );
         let (model, params, _) = self.sequential(m)?;
-        let mut opt = candle_nn::SGD::new(params, LR)?;
+        let mut opt = Sgd::new(params, LR)?;
         let first_xb = x_train.narrow(0, 0, BS)?;
         let first_yb = y_train.narrow(0, 0, BS)?;
         let before = loss_func(&model.forward(&first_xb)?, &first_yb)?;
@@ -776,7 +777,7 @@ impl Lesson<'_> {
         );
 
         let (model, params, _) = self.sequential(m)?;
-        let mut opt = candle_nn::SGD::new(params, LR)?;
+        let mut opt = Sgd::new(params, LR)?;
         let batches = (0..n_batches(n, BS)).map(|i| train_ds.slice(i * BS, i * BS + BS));
         let epoch = train_epoch(
             batches,
@@ -815,7 +816,7 @@ impl Lesson<'_> {
         self.nb.tensor("yb[0]", &yb.get(0)?, "tensor(3)")?;
 
         let (model, params, _) = self.sequential(m)?;
-        let mut opt = candle_nn::SGD::new(params, LR)?;
+        let mut opt = Sgd::new(params, LR)?;
         let epoch = train_epoch(
             (0..n).step_by(BS).map(|i| train_ds.slice(i, i + BS)),
             n_batches(n, BS),
@@ -941,7 +942,7 @@ impl Lesson<'_> {
         );
 
         let (model, params, _) = self.sequential(m)?;
-        let mut opt = candle_nn::SGD::new(params, LR)?;
+        let mut opt = Sgd::new(params, LR)?;
         let batches = train_samp.batches(&mut self.rng);
         let epoch = train_epoch(
             sampled_batches(train_ds, batches),
@@ -979,7 +980,7 @@ impl Lesson<'_> {
             ),
         ] {
             let (model, params, _) = self.sequential(m)?;
-            let mut opt = candle_nn::SGD::new(params, LR)?;
+            let mut opt = Sgd::new(params, LR)?;
             let order = self.rng.permutation(n);
             let samples = order.into_iter().map(|i| train_ds.get(i as usize));
             let batcher = candle_datasets::Batcher::new_r2(samples.map(|r| {
@@ -1018,7 +1019,7 @@ impl Lesson<'_> {
                     train_dl,valid_dl = get_dls(train_ds, valid_ds, bs)\n\
                     model,opt = get_model()\nloss,acc = fit(5, model, loss_func, opt, train_dl, valid_dl)";
         let (model, params, _) = self.sequential(m)?;
-        let mut opt = candle_nn::SGD::new(params, LR)?;
+        let mut opt = Sgd::new(params, LR)?;
         let mut lines = Vec::new();
         let mut train_losses = Vec::new();
         let mut per_epoch = Vec::new();

@@ -55,16 +55,19 @@ impl Linear {
         })
     }
 
+    /// `x @ w.T + b`, through the library's fused `Linear` (the same values as the
+    /// composed formula, see `crate::linear`).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.matmul(&self.weight.as_tensor().t()?)?
-            .broadcast_add(self.bias.as_tensor())?)
+        use candle_nn::Module as _;
+        Ok(self.to_candle().forward(x)?)
     }
 
-    /// The same layer as candle-nn's `Linear`, sharing the parameters.
-    pub fn to_candle(&self) -> candle_nn::Linear {
-        candle_nn::Linear::new(
+    /// The same layer as a candle `Module` sharing the parameters: the library's fused
+    /// `Linear` (candle-nn's formula; one op on the CPU, see `crate::linear`).
+    pub fn to_candle(&self) -> crate::linear::Linear {
+        crate::linear::Linear::new(
             self.weight.as_tensor().clone(),
-            Some(self.bias.as_tensor().clone()),
+            self.bias.as_tensor().clone(),
         )
     }
 
@@ -94,8 +97,8 @@ impl Linear {
     }
 }
 
-/// `nn.Sequential(nn.Linear(n_in, nh), nn.ReLU(), nn.Linear(nh, n_out))` from candle-nn's
-/// pieces, freshly initialised: the model, its parameters (for an optimizer) and how
+/// `nn.Sequential(nn.Linear(n_in, nh), nn.ReLU(), nn.Linear(nh, n_out))` as candle-nn's
+/// `Sequential` of the library's `Linear` and candle-nn's ReLU, freshly initialised: the model, its parameters (for an optimizer) and how
 /// PyTorch prints it.
 pub fn sequential(
     rng: &mut SeededRng,

@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod device;
 pub mod lesson;
+pub mod linear;
 pub mod loss;
 pub mod mnist;
 pub mod notebook;

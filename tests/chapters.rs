@@ -416,3 +416,26 @@ fn a_write_error_on_stdout_is_one_line_and_a_failure() {
         "{err}"
     );
 }
+
+#[test]
+fn a_font_that_is_not_a_regular_file_is_one_line_without_reading_it() {
+    let out_dir = scratch("font");
+    let empty = scratch("font-no-mnist");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(
+        CHAPTER_1,
+        &[
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--data-dir",
+            empty.to_str().unwrap(),
+        ],
+        &[("CROSSENT_FONT", "/dev/zero")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let _ = std::fs::remove_dir_all(&empty);
+}

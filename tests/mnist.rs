@@ -217,3 +217,27 @@ fn gzipped_files_load_like_plain_ones_even_in_several_members() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_folder_or_fifo_in_place_of_a_file_is_named_for_what_it_is() {
+    let dir = scratch("not-files");
+    std::fs::create_dir(dir.join("train-images-idx3-ubyte")).unwrap();
+    let err = load_error(&dir, false);
+    assert!(
+        err.contains("train-images-idx3-ubyte is a folder, not a file"),
+        "{err}"
+    );
+    std::fs::remove_dir(dir.join("train-images-idx3-ubyte")).unwrap();
+    let fifo = dir.join("train-images-idx3-ubyte");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    // Never opened (that would wait for a writer): refused by its kind.
+    let err = load_error(&dir, false);
+    assert!(err.contains("is a FIFO, not a file"), "{err}");
+    std::fs::remove_file(&fifo).unwrap();
+    std::os::unix::fs::symlink(dir.join("nowhere"), &fifo).unwrap();
+    let err = load_error(&dir, false);
+    assert!(err.contains("is a symbolic link to nothing"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

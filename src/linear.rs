@@ -1,0 +1,277 @@
+//! The lesson's linear layer and SGD step as library ops, for speed on the CPU.
+//!
+//! `Linear` computes `x · wᵀ + b` as candle-nn's `Linear` does, but as one custom op on
+//! the CPU: its forward calls the same gemm candle's matmul calls (same kernel, same
+//! strides, so the same bits) and adds the bias in the same pass; its backward computes
+//! the input's gradient only when the input tracks one (the images of a batch do not),
+//! writes the weight's gradient directly in the weight's `(out, in)` layout (candle's
+//! composed path computes `xᵀ·g` and accumulates its transpose through a strided add) and
+//! sums the bias's. Off the CPU, or for shapes it does not cover, it is the composed
+//! formula. `Sgd` updates each parameter in place (`w - lr·g`, rounded as candle-nn's
+//! `SGD` rounds it) instead of allocating a new tensor per parameter and step.
+
+use candle_core::{CpuStorage, CustomOp3, DType, InplaceOp2, Layout, Shape, Tensor, Var};
+use std::sync::Arc;
+
+/// `nn.Linear` with parameters `weight (out, in)` and `bias (out)`.
+#[derive(Clone, Debug)]
+pub struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Linear {
+    pub fn new(weight: Tensor, bias: Tensor) -> Self {
+        Self { weight, bias }
+    }
+
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
+    }
+
+    /// Whether the fused op covers this call: f32 on the CPU, a 2-D input.
+    fn fused(&self, x: &Tensor) -> bool {
+        x.device().is_cpu()
+            && x.rank() == 2
+            && [x.dtype(), self.weight.dtype(), self.bias.dtype()] == [DType::F32; 3]
+    }
+}
+
+/// The composed formula, as candle-nn's `Linear` computes it.
+pub fn composed(x: &Tensor, weight: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+    x.matmul(&weight.t()?)?.broadcast_add(bias)
+}
+
+impl candle_nn::Module for Linear {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.fused(x) {
+            x.apply_op3_arc(&self.weight, &self.bias, Arc::new(Box::new(LinearOp)))
+        } else {
+            composed(x, &self.weight, &self.bias)
+        }
+    }
+}
+
+struct LinearOp;
+
+/// A 2-D strided view of an f32 storage: the slice from its start, row and column
+/// strides, rows and columns.
+fn matrix<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> candle_core::Result<(&'a [f32], isize, isize, usize, usize)> {
+    let CpuStorage::F32(data) = storage else {
+        candle_core::bail!("crossent-linear computes in f32");
+    };
+    let (dims, stride) = (layout.dims(), layout.stride());
+    if dims.len() != 2 {
+        candle_core::bail!("crossent-linear expects 2-D operands, got {dims:?}");
+    }
+    Ok((
+        &data[layout.start_offset()..],
+        stride[0] as isize,
+        stride[1] as isize,
+        dims[0],
+        dims[1],
+    ))
+}
+
+/// Multiply-adds below which one thread is faster than two: the lesson's 64×784×50
+/// products take ~50 µs, about what splitting them over threads costs in
+/// synchronisation, so they run on the calling thread.
+const PARALLEL_WORK: usize = 1 << 24;
+
+fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
+    let threads = candle_core::utils::get_num_threads();
+    if threads > 1 && m * n * k >= PARALLEL_WORK {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+impl CustomOp3 for LinearOp {
+    fn name(&self) -> &'static str {
+        "crossent-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (x, x_rs, x_cs, m, k) = matrix(xs, xl)?;
+        let (w, w_rs, w_cs, n, k_w) = matrix(ws, wl)?;
+        let CpuStorage::F32(b) = bs else {
+            candle_core::bail!("crossent-linear computes in f32");
+        };
+        if k_w != k || bl.dims() != [n] {
+            candle_core::bail!(
+                "crossent-linear: input {:?}, weight {:?} and bias {:?} do not fit",
+                xl.dims(),
+                wl.dims(),
+                bl.dims()
+            );
+        }
+        let b: Vec<f32> = match bl.contiguous_offsets() {
+            Some((start, end)) => b[start..end].to_vec(),
+            None => (0..n)
+                .map(|j| b[bl.start_offset() + j * bl.stride()[0]])
+                .collect(),
+        };
+        let mut y = vec![0f32; m * n];
+        if m > 0 && n > 0 {
+            // SAFETY: `y` holds m×n values written with row stride n; `x` and `w` are
+            // read within their layouts (m×k with strides x_rs, x_cs; the weight (n, k)
+            // read as its transpose (k, n), i.e. row stride w_cs and column stride w_rs),
+            // exactly as candle's matmul of `x` by `w.t()` reads them.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    y.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    x.as_ptr(),
+                    x_cs,
+                    x_rs,
+                    w.as_ptr(),
+                    w_rs,
+                    w_cs,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    parallelism(m, n, k),
+                );
+            }
+            for row in y.chunks_exact_mut(n) {
+                for (v, bias) in row.iter_mut().zip(&b) {
+                    *v += bias;
+                }
+            }
+        }
+        Ok((CpuStorage::F32(y), Shape::from((m, n))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _y: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        // The input's gradient only when something upstream asks for it.
+        let grad_x = if x.track_op() {
+            Some(grad.matmul(w)?)
+        } else {
+            None
+        };
+        // gᵀ·x is (out, in): the weight's own layout, no transpose to accumulate.
+        let grad_w = if w.track_op() {
+            Some(grad.t()?.matmul(x)?)
+        } else {
+            None
+        };
+        let grad_b = if b.track_op() {
+            Some(grad.sum(0)?)
+        } else {
+            None
+        };
+        Ok((grad_x, grad_w, grad_b))
+    }
+}
+
+/// Stochastic gradient descent, `p ← p − lr·∇p`, updating each parameter in place on
+/// the CPU (elsewhere through `Var::set`). The update is rounded as candle-nn's `SGD`
+/// rounds it (`lr·g` rounded, then subtracted), so both train to the same bits.
+pub struct Sgd {
+    vars: Vec<Var>,
+    learning_rate: f64,
+}
+
+impl candle_nn::Optimizer for Sgd {
+    type Config = f64;
+
+    fn new(vars: Vec<Var>, learning_rate: f64) -> candle_core::Result<Self> {
+        let vars = vars.into_iter().filter(|v| v.dtype().is_float()).collect();
+        Ok(Self {
+            vars,
+            learning_rate,
+        })
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.learning_rate = lr;
+    }
+
+    fn step(&mut self, grads: &candle_core::backprop::GradStore) -> candle_core::Result<()> {
+        for var in &self.vars {
+            let Some(grad) = grads.get(var) else {
+                continue;
+            };
+            let in_place = var.device().is_cpu()
+                && var.dtype() == DType::F32
+                && grad.dtype() == DType::F32
+                && var.dims() == grad.dims()
+                && var.is_contiguous()
+                && grad.is_contiguous();
+            if in_place {
+                var.as_tensor()
+                    .inplace_op2(grad, &SgdStep(self.learning_rate as f32))?;
+            } else {
+                var.set(&var.sub(&(grad * self.learning_rate)?)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct SgdStep(f32);
+
+impl InplaceOp2 for SgdStep {
+    fn name(&self) -> &'static str {
+        "crossent-sgd-step"
+    }
+
+    fn cpu_fwd(
+        &self,
+        ps: &mut CpuStorage,
+        pl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<()> {
+        let (CpuStorage::F32(p), CpuStorage::F32(g)) = (ps, gs) else {
+            candle_core::bail!("crossent-sgd-step computes in f32");
+        };
+        let Some((p_start, p_end)) = pl.contiguous_offsets() else {
+            candle_core::bail!("crossent-sgd-step needs a contiguous parameter");
+        };
+        let p = &mut p[p_start..p_end];
+        let Some((g_start, g_end)) = gl.contiguous_offsets() else {
+            candle_core::bail!("crossent-sgd-step needs a contiguous gradient");
+        };
+        let lr = self.0;
+        for (value, grad) in p.iter_mut().zip(&g[g_start..g_end]) {
+            // `+ 0.0` as candle's affine computes `g * lr + 0`: the same rounding.
+            *value -= grad * lr + 0.0;
+        }
+        Ok(())
+    }
+}

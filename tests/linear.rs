@@ -1,0 +1,163 @@
+//! The library's fused `Linear` and in-place `Sgd` against candle's composed ops
+//! (`matmul` of `x` by `w.t()`, `broadcast_add`, candle-nn's `SGD`).
+//!
+//! Tolerance: the forward, the input's and the bias's gradients call the same kernels
+//! on the same operands as the composed path, so they must agree bit for bit; the
+//! weight's gradient is computed as gᵀ·x instead of (xᵀ·g)ᵀ, the same sums over the
+//! batch in the same order, and is held to 1e-6 relative (it has been equal bit for
+//! bit on every shape tried).
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{Module, Optimizer};
+use crossent::lesson::SeededRng;
+use crossent::linear::{composed, Linear, Sgd};
+
+fn random(rng: &mut SeededRng, dims: (usize, usize)) -> Tensor {
+    Tensor::from_vec(rng.uniform(dims.0 * dims.1, 1.0), dims, &Device::Cpu).unwrap()
+}
+
+fn values(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1().unwrap()
+}
+
+fn max_relative(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / y.abs().max(1e-3))
+        .fold(0.0, f32::max)
+}
+
+const SHAPES: [(usize, usize, usize); 7] = [
+    (64, 784, 50),
+    (64, 50, 10),
+    (16, 784, 50),
+    (1, 3, 2),
+    (7, 13, 5),
+    (33, 1, 9),
+    (100, 40, 1),
+];
+
+#[test]
+fn forward_and_gradients_match_the_composed_ops_on_random_shapes() {
+    let mut rng = SeededRng::new(12);
+    for (batch, n_in, n_out) in SHAPES {
+        let x = Var::from_tensor(&random(&mut rng, (batch, n_in))).unwrap();
+        let w = Var::from_tensor(&random(&mut rng, (n_out, n_in))).unwrap();
+        let b = Var::from_tensor(&random(&mut rng, (1, n_out)).squeeze(0).unwrap()).unwrap();
+        let upstream = random(&mut rng, (batch, n_out));
+        let fused = Linear::new(w.as_tensor().clone(), b.as_tensor().clone())
+            .forward(x.as_tensor())
+            .unwrap();
+        let reference = composed(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap();
+        let shape = format!("{batch}x{n_in} -> {n_out}");
+        assert_eq!(values(&fused), values(&reference), "{shape}: forward");
+        let grads = (fused * &upstream)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let want = (reference * &upstream)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for (name, var) in [("input", &x), ("bias", &b)] {
+            assert_eq!(
+                values(grads.get(var.as_tensor()).unwrap()),
+                values(want.get(var.as_tensor()).unwrap()),
+                "{shape}: {name} gradient"
+            );
+        }
+        let (gw, ww) = (
+            values(grads.get(w.as_tensor()).unwrap()),
+            values(want.get(w.as_tensor()).unwrap()),
+        );
+        let off = max_relative(&gw, &ww);
+        assert!(off <= 1e-6, "{shape}: weight gradient off by {off}");
+        assert_eq!(
+            grads.get(w.as_tensor()).unwrap().dims(),
+            [n_out, n_in],
+            "{shape}: in the weight's layout"
+        );
+    }
+}
+
+#[test]
+fn an_input_that_tracks_no_gradient_gets_none() {
+    let mut rng = SeededRng::new(3);
+    let x = random(&mut rng, (64, 784));
+    let w = Var::from_tensor(&random(&mut rng, (50, 784))).unwrap();
+    let b = Var::from_tensor(&random(&mut rng, (1, 50)).squeeze(0).unwrap()).unwrap();
+    let layer = Linear::new(w.as_tensor().clone(), b.as_tensor().clone());
+    let grads = layer
+        .forward(&x)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert!(grads.get(&x).is_none(), "no gradient for the images");
+    assert!(grads.get(w.as_tensor()).is_some() && grads.get(b.as_tensor()).is_some());
+}
+
+#[test]
+fn a_training_step_equals_the_composed_one() {
+    let mut rng = SeededRng::new(5);
+    let x = random(&mut rng, (64, 784));
+    let y = Tensor::from_vec(
+        (0..64u32).map(|i| i64::from(i % 10)).collect::<Vec<_>>(),
+        64,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let mut vector = |n: usize| Tensor::from_vec(rng.uniform(n, 1.0), n, &Device::Cpu).unwrap();
+    let (b1, b2) = (vector(50), vector(10));
+    let init = [
+        random(&mut SeededRng::new(6), (50, 784)),
+        b1,
+        random(&mut SeededRng::new(7), (10, 50)),
+        b2,
+    ];
+    let vars = |ts: &[Tensor]| -> Vec<Var> {
+        ts.iter()
+            .map(|t| Var::from_tensor(&t.copy().unwrap()).unwrap())
+            .collect()
+    };
+    let (ours, theirs) = (vars(&init), vars(&init));
+    let ours_model = candle_nn::seq()
+        .add(Linear::new(
+            ours[0].as_tensor().clone(),
+            ours[1].as_tensor().clone(),
+        ))
+        .add(candle_nn::Activation::Relu)
+        .add(Linear::new(
+            ours[2].as_tensor().clone(),
+            ours[3].as_tensor().clone(),
+        ));
+    let their_model = candle_nn::seq()
+        .add(candle_nn::Linear::new(
+            theirs[0].as_tensor().clone(),
+            Some(theirs[1].as_tensor().clone()),
+        ))
+        .add(candle_nn::Activation::Relu)
+        .add(candle_nn::Linear::new(
+            theirs[2].as_tensor().clone(),
+            Some(theirs[3].as_tensor().clone()),
+        ));
+    let mut our_sgd = Sgd::new(ours.clone(), 0.5).unwrap();
+    let mut their_sgd = candle_nn::SGD::new(theirs.clone(), 0.5).unwrap();
+    for _ in 0..3 {
+        let loss = crossent::train::loss_func(&ours_model.forward(&x).unwrap(), &y).unwrap();
+        our_sgd.backward_step(&loss).unwrap();
+        let loss = crossent::train::loss_func(&their_model.forward(&x).unwrap(), &y).unwrap();
+        their_sgd.backward_step(&loss).unwrap();
+    }
+    for (k, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        let off = max_relative(&values(a.as_tensor()), &values(b.as_tensor()));
+        assert!(off <= 1e-6, "parameter {k} off by {off} after three steps");
+    }
+    assert_eq!(ours[0].dtype(), DType::F32);
+}
