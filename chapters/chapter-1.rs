@@ -53,6 +53,7 @@ fn main() -> ExitCode {
                 .out
                 .clone()
                 .unwrap_or_else(|| plot::default_out_dir("chapter-1"));
+            plot::prepare_out_dir(&out)?;
             let mut nb = Notebook::new(TITLE, ORIGIN);
             nb.on_device(&device);
             notebook(&mut nb, &device, &out, args.data_dir.as_deref())?;

@@ -75,6 +75,7 @@ fn main() -> ExitCode {
                 .out
                 .clone()
                 .unwrap_or_else(|| plot::default_out_dir("chapter-5"));
+            plot::prepare_out_dir(&out)?;
             let mut nb = Notebook::new(TITLE, ORIGIN);
             nb.on_device(&device);
             let mut lesson = Lesson {
@@ -200,7 +201,7 @@ impl Lesson<'_> {
             pt::repr_with_grad_fn(&loss, "NllLossBackward")?,
             pt::repr(&acc)?,
         ]);
-        self.nb.show_incomparable(code, &printed, notebook, RANDOM);
+        self.nb.show_seeded(code, &printed, notebook, RANDOM);
         Ok(acc.to_scalar::<f32>()?)
     }
 
@@ -277,7 +278,7 @@ impl Lesson<'_> {
         let rows = Tensor::new(&[0i64, 1, 2], self.device)?;
         let cols = Tensor::new(&[5i64, 0, 4], self.device)?;
         let picked = pick_rows(&sm_pred.index_select(&rows, 0)?, &cols)?;
-        nb.show_incomparable(
+        nb.show_seeded(
             "sm_pred[[0,1,2], [5, 0,4]]",
             &pt::repr_with_grad_fn(&picked, "IndexBackward")?,
             "tensor([-2.2603, -2.3796, -2.3349], grad_fn=<IndexBackward>)",
@@ -291,7 +292,7 @@ impl Lesson<'_> {
         nb.code("def nll(input, target): return -input[range(target.shape[0]), target].mean()");
         let loss = nll(&sm_pred, y_train)?;
         nb.code("loss = nll(sm_pred, y_train)");
-        nb.show_incomparable(
+        nb.show_seeded(
             "loss",
             &pt::repr_with_grad_fn(&loss, "NegBackward")?,
             "tensor(2.3048, grad_fn=<NegBackward>)",
@@ -363,7 +364,7 @@ impl Lesson<'_> {
         nb.code("bs=64                  # batch size");
         let xb = x_train.narrow(0, 0, BS)?;
         let preds = model.forward(&xb)?;
-        nb.show_incomparable(
+        nb.show_seeded(
             "xb = x_train[0:bs]     # a mini-batch from x\npreds = model(xb)      # predictions\n\
              preds[0], preds.shape",
             &pt::tuple(&[
@@ -381,13 +382,13 @@ impl Lesson<'_> {
         );
         let yb = y_train.narrow(0, 0, BS)?;
         let first_loss = loss_func(&preds, &yb)?;
-        nb.show_incomparable(
+        nb.show_seeded(
             "yb = y_train[0:bs]\nloss_func(preds, yb)",
             &pt::repr_with_grad_fn(&first_loss, "NllLossBackward")?,
             "tensor(2.3076, grad_fn=<NllLossBackward>)",
             RANDOM,
         );
-        nb.show_incomparable(
+        nb.show_seeded(
             "accuracy(preds, yb)",
             &pt::repr(&accuracy(&preds, &yb)?)?,
             "tensor(0.1719)",
@@ -700,7 +701,7 @@ impl Lesson<'_> {
         let first_xb = x_train.narrow(0, 0, BS)?;
         let first_yb = y_train.narrow(0, 0, BS)?;
         let before = loss_func(&model.forward(&first_xb)?, &first_yb)?;
-        self.nb.show_incomparable(
+        self.nb.show_seeded(
             "model,opt = get_model()\nloss_func(model(xb), yb)",
             &pt::repr_with_grad_fn(&before, "NllLossBackward")?,
             "tensor(2.3222, grad_fn=<NllLossBackward>)",
@@ -876,7 +877,7 @@ impl Lesson<'_> {
             bs: 3,
             shuffle: true,
         };
-        self.nb.show_incomparable(
+        self.nb.show_seeded(
             "s = Sampler(small_ds,3,True)\n[o for o in s]",
             &show(shuffled.batches(&mut self.rng)),
             "[tensor([8, 0, 3]), tensor([5, 1, 2]), tensor([7, 6, 4]), tensor([9])]",
@@ -933,7 +934,7 @@ impl Lesson<'_> {
                 &xb.get(0)?,
             )?;
             self.nb
-                .show_incomparable("yb[0]", &pt::repr(&yb.get(0)?)?, reference, RANDOM);
+                .show_seeded("yb[0]", &pt::repr(&yb.get(0)?)?, reference, RANDOM);
         }
         self.nb.check(
             "two passes over the shuffled loader start with different images",
@@ -1053,7 +1054,7 @@ impl Lesson<'_> {
             last = Some(v);
         }
         let v = last.ok_or_else(|| anyhow!("fit ran no epoch"))?;
-        self.nb.show_incomparable(
+        self.nb.show_seeded(
             code,
             &lines.join("\n"),
             "0 tensor(0.1573) tensor(0.9533)\n1 tensor(0.5863) tensor(0.8684)\n\

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod device;
+pub mod files;
 pub mod lesson;
 pub mod linear;
 pub mod loss;

@@ -14,7 +14,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use hf_hub::progress::{DownloadEvent, ProgressEvent, ProgressHandler};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -146,7 +146,7 @@ pub fn fetch_into(dest: &Path, endpoint: &str, splits: &[Split]) -> Result<Fetch
     }
     let mut written = Vec::new();
     for (file, bytes) in &checked {
-        write_file(dest, file.name, bytes)?;
+        crate::files::write_file(dest, file.name, bytes)?;
         written.push((file.name.to_string(), idx::md5_hex(bytes)));
     }
     let seconds = start.elapsed().as_secs_f64();
@@ -160,25 +160,6 @@ pub fn fetch_into(dest: &Path, endpoint: &str, splits: &[Split]) -> Result<Fetch
         seconds,
         written,
     })
-}
-
-/// Writes `bytes` to `dir/name` through a uniquely named temporary file in `dir`, renamed
-/// into place when complete; the temporary file is removed on any failure.
-pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let final_path = dir.join(name);
-    let mut partial = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write {}", final_path.display()))?;
-    partial
-        .write_all(bytes)
-        .and_then(|()| partial.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", final_path.display()))?;
-    partial
-        .persist(&final_path)
-        .map_err(|e| anyhow!("cannot write {}: {}", final_path.display(), e.error))?;
-    Ok(())
 }
 
 fn first_line(err: &dyn std::fmt::Display) -> String {

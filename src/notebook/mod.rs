@@ -7,13 +7,22 @@
 //! figures go through the same harness. `finish` prints the summary and gives the exit
 //! code: non-zero when any output stopped matching or any check failed.
 //!
+//! The harness records every event as a `Record` (see `record`) and prints it at once
+//! through the terminal renderer (`terminal`); the same records become the HTML report
+//! and `report.json` (see `crate::report`). With `CROSSENT_RECORD=FILE` set, `finish`
+//! also writes the records to FILE as JSON.
+//!
 //! A silent harness prints nothing and only measures how far the outputs are from the
 //! notebook's printed values; `refine` uses it to choose inputs.
+
+pub mod record;
+pub mod terminal;
 
 use crate::printed::{self, PrintedNumber};
 use crate::pt;
 use anyhow::Result;
 use candle_core::Tensor;
+use record::{Record, Status, Summary};
 use std::process::ExitCode;
 
 /// An agreed tolerance for an output that cannot match the notebook digit for digit.
@@ -55,28 +64,11 @@ pub struct FigureRecord {
     pub summary: String,
 }
 
-#[derive(Debug)]
-struct Deviation {
-    cell: usize,
-    what: String,
-}
-
 /// The harness for one chapter run.
 pub struct Notebook {
-    title: String,
     silent: bool,
     cells: usize,
-    compared: usize,
-    verbatim: usize,
-    within_tolerance: usize,
-    mismatched: Vec<usize>,
-    not_run: Vec<Deviation>,
-    deviations: Vec<Deviation>,
-    incomparable: usize,
-    checks_passed: usize,
-    checks_failed: Vec<String>,
-    figures: Vec<FigureRecord>,
-    findings: Vec<Deviation>,
+    records: Vec<Record>,
     /// Off the CPU, last-digit differences are reported as deviations, not failures.
     device_tolerance: Option<Tolerance>,
     misfit: Misfit,
@@ -86,36 +78,40 @@ impl Notebook {
     /// A harness that prints; `origin` names the notebook the chapter reproduces, as far
     /// as the notebook itself says where it comes from.
     pub fn new(title: &str, origin: &str) -> Self {
-        let nb = Self::with_mode(title, false);
-        let rule = "=".repeat(78);
-        emit(&format!("{rule}\n{title}\nreproducing {origin}\n{rule}"));
+        let mut nb = Self::with_mode(false);
+        nb.record(Record::Header {
+            title: title.into(),
+            origin: origin.into(),
+        });
         nb
     }
 
     /// A harness that prints nothing and only measures the misfit.
     pub fn silent() -> Self {
-        Self::with_mode("", true)
+        Self::with_mode(true)
     }
 
-    fn with_mode(title: &str, silent: bool) -> Self {
+    fn with_mode(silent: bool) -> Self {
         Self {
-            title: title.to_string(),
             silent,
             cells: 0,
-            compared: 0,
-            verbatim: 0,
-            within_tolerance: 0,
-            mismatched: Vec::new(),
-            not_run: Vec::new(),
-            deviations: Vec::new(),
-            incomparable: 0,
-            checks_passed: 0,
-            checks_failed: Vec::new(),
-            figures: Vec::new(),
-            findings: Vec::new(),
+            records: Vec::new(),
             device_tolerance: None,
             misfit: Misfit::default(),
         }
+    }
+
+    /// The records so far.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// Keeps a record and, unless silent, prints it.
+    fn record(&mut self, record: Record) {
+        if !self.silent {
+            emit(&terminal::render(&record));
+        }
+        self.records.push(record);
     }
 
     /// Declares the device the chapter computes on. Off the CPU, an output that differs
@@ -141,22 +137,19 @@ impl Notebook {
         self.misfit
     }
 
-    fn say(&self, text: &str) {
-        if !self.silent {
-            emit(text);
-        }
-    }
-
     /// A markdown heading of the notebook, to keep the reader oriented.
     pub fn heading(&mut self, text: &str) {
-        self.say(&format!("\n## {text}"));
+        self.record(Record::Heading { text: text.into() });
     }
 
     fn open_cell(&mut self, code: &str) -> usize {
         self.cells += 1;
-        let n = self.cells;
-        self.say(&format!("\nIn [{n}]:\n{}", indent(code, "    ")));
-        n
+        let cell = self.cells;
+        self.record(Record::Cell {
+            cell,
+            code: code.into(),
+        });
+        cell
     }
 
     /// A cell that prints nothing (imports, definitions, assignments).
@@ -279,35 +272,32 @@ impl Notebook {
     }
 
     fn compare(&mut self, n: usize, output: &str, notebook: &str, tolerance: Option<&Tolerance>) {
-        self.compared += 1;
-        self.say(&format!("Out[{n}]:\n{output}"));
-        if output == notebook {
-            self.verbatim += 1;
-            self.say("    -> matches the notebook verbatim");
-            return;
-        }
-        if let Some(tol) = tolerance.or(self.device_tolerance.as_ref()) {
-            if let Some(diff) = max_abs_difference(output, notebook) {
-                if diff <= tol.abs {
-                    self.within_tolerance += 1;
-                    let what = format!(
-                        "matches within {:e} (largest difference {diff:.1e}): {}",
-                        tol.abs, tol.reason
-                    );
-                    self.say(&format!(
-                        "    -> {what}; the notebook printed:\n{}",
-                        indent(notebook, "    ")
-                    ));
-                    self.deviations.push(Deviation { cell: n, what });
-                    return;
-                }
-            }
-        }
-        self.mismatched.push(n);
-        self.say(&format!(
-            "    -> MISMATCH: the notebook printed:\n{}",
-            indent(notebook, "    ")
-        ));
+        let status = if output == notebook {
+            Status::Verbatim
+        } else {
+            tolerance
+                .or(self.device_tolerance.as_ref())
+                .and_then(|tol| {
+                    let (abs, rel) = largest_differences(output, notebook)?;
+                    (abs <= tol.abs).then(|| Status::WithinTolerance {
+                        tolerance: tol.abs,
+                        largest_absolute: abs,
+                        largest_relative: rel,
+                        reason: tol.reason.clone(),
+                    })
+                })
+                .unwrap_or(Status::Mismatch)
+        };
+        self.output(n, output, notebook, status);
+    }
+
+    fn output(&mut self, cell: usize, output: &str, notebook: &str, status: Status) {
+        self.record(Record::Output {
+            cell,
+            output: output.into(),
+            notebook: notebook.into(),
+            status,
+        });
     }
 
     /// A tensor cell whose printed text the notebook's export damaged (lines cut or
@@ -326,25 +316,15 @@ impl Notebook {
         }
         let output = pt::repr_host(&host);
         let n = self.open_cell(code);
-        self.compared += 1;
-        self.say(&format!("Out[{n}]:\n{output}"));
-        let ours = printed_tokens(&output);
         let theirs = printed_tokens(notebook);
-        if !theirs.is_empty() && ours == theirs {
-            self.within_tolerance += 1;
-            let what = format!("matches the notebook number for number; {damage}");
-            self.say(&format!(
-                "    -> {what}; the notebook printed:\n{}",
-                indent(notebook, "    ")
-            ));
-            self.deviations.push(Deviation { cell: n, what });
+        let status = if !theirs.is_empty() && printed_tokens(&output) == theirs {
+            Status::NumberForNumber {
+                damage: damage.into(),
+            }
         } else {
-            self.mismatched.push(n);
-            self.say(&format!(
-                "    -> MISMATCH: the notebook printed:\n{}",
-                indent(notebook, "    ")
-            ));
-        }
+            Status::Mismatch
+        };
+        self.output(n, &output, notebook, status);
         Ok(())
     }
 
@@ -353,48 +333,46 @@ impl Notebook {
     /// notebook's text and listed as a deviation with its reason.
     pub fn show_incomparable(&mut self, code: &str, output: &str, notebook: &str, reason: &str) {
         let n = self.open_cell(code);
-        self.incomparable += 1;
-        self.say(&format!(
-            "Out[{n}]:\n{output}\n    -> not comparable: {reason}; the notebook printed:\n{}",
-            indent(notebook, "    ")
-        ));
-        self.deviations.push(Deviation {
-            cell: n,
-            what: format!("not comparable: {reason}"),
-        });
+        let reason = reason.into();
+        self.output(n, output, notebook, Status::NotComparable { reason });
+    }
+
+    /// A cell whose output depends on a random draw the notebook did not record (its
+    /// seed): printed beside the notebook's text, not compared.
+    pub fn show_seeded(&mut self, code: &str, output: &str, notebook: &str, reason: &str) {
+        let n = self.open_cell(code);
+        let reason = reason.into();
+        self.output(n, output, notebook, Status::Seeded { reason });
     }
 
     /// A mistake of the notebook: what is wrong, shown and explained. Listed in the
     /// summary; not a failure of the chapter.
     pub fn finding(&mut self, title: &str, explanation: &str) {
-        self.say(&format!(
-            "  NOTEBOOK MISTAKE: {title}\n{}",
-            indent(explanation, "    ")
-        ));
-        self.findings.push(Deviation {
+        self.record(Record::Finding {
             cell: self.cells,
-            what: title.to_string(),
+            title: title.into(),
+            explanation: explanation.into(),
         });
     }
 
     /// Output of the chapter's own that the notebook did not print (the inputs used at
     /// full precision, a value the notebook left implicit).
     pub fn extra(&mut self, label: &str, text: &str) {
-        self.say(&format!("  [{label}]\n{}", indent(text, "    ")));
+        self.record(Record::Extra {
+            cell: self.cells,
+            label: label.into(),
+            text: text.into(),
+        });
     }
 
     /// A check of the chapter's own; a failed one makes the run fail.
     pub fn check(&mut self, claim: &str, ok: bool, detail: &str) {
-        if ok {
-            self.checks_passed += 1;
-        } else {
-            self.checks_failed.push(claim.to_string());
-        }
-        let verdict = if ok { "ok" } else { "FAILED" };
-        self.say(&format!("  check: {claim}: {verdict}"));
-        if !detail.is_empty() {
-            self.say(&indent(detail, "    "));
-        }
+        self.record(Record::Check {
+            cell: self.cells,
+            claim: claim.into(),
+            passed: ok,
+            detail: detail.into(),
+        });
     }
 
     /// A check that two computations agree: passes when their largest absolute
@@ -406,21 +384,19 @@ impl Notebook {
 
     /// A cell that could not run here (data absent); counted and named in the summary.
     pub fn not_run(&mut self, code: &str, reason: &str) {
-        let n = self.open_cell(code);
-        self.say(&format!("    -> not run: {reason}"));
-        self.not_run.push(Deviation {
-            cell: n,
-            what: reason.to_string(),
+        let cell = self.open_cell(code);
+        self.record(Record::NotRun {
+            cell,
+            reason: reason.into(),
         });
     }
 
     /// A known difference from the notebook that is not a failure (an output that
     /// depends on an unrecorded seed, a notebook mistake reproduced and explained).
     pub fn deviation(&mut self, what: &str) {
-        self.say(&format!("  deviation: {what}"));
-        self.deviations.push(Deviation {
+        self.record(Record::Deviation {
             cell: self.cells,
-            what: what.to_string(),
+            what: what.into(),
         });
     }
 
@@ -430,85 +406,41 @@ impl Notebook {
         code: &str,
         draw: impl FnOnce() -> Result<FigureRecord>,
     ) -> Result<()> {
-        self.open_cell(code);
+        let cell = self.open_cell(code);
         if self.silent {
             return Ok(());
         }
-        let record = draw()?;
-        self.say(&format!(
-            "  [figure written: {}]\n{}",
-            record.relative_path,
-            indent(&record.summary, "    ")
-        ));
-        self.figures.push(record);
+        let drawn = draw()?;
+        self.record(Record::Figure {
+            cell,
+            file: drawn.relative_path,
+            summary: drawn.summary,
+        });
         Ok(())
+    }
+
+    /// The counts of the run so far.
+    pub fn summary(&self) -> Summary {
+        Summary::of(&self.records)
     }
 
     /// Whether every compared output matched and every check passed.
     pub fn passed(&self) -> bool {
-        self.mismatched.is_empty() && self.checks_failed.is_empty()
+        self.summary().passed()
     }
 
-    /// Prints the summary and returns the exit code for the chapter.
+    /// Prints the summary, writes the records where `CROSSENT_RECORD` asks, and returns
+    /// the exit code for the chapter.
     pub fn finish(self) -> ExitCode {
-        let rule = "=".repeat(78);
-        let mut lines = vec![
-            String::new(),
-            rule.clone(),
-            format!("Summary: {}", self.title),
-            format!(
-                "cells reproduced: {} of {}",
-                self.cells - self.not_run.len(),
-                self.cells
-            ),
-            format!("outputs compared with the notebook: {}", self.compared),
-            format!("  verbatim: {}", self.verbatim),
-            format!("  within a stated tolerance: {}", self.within_tolerance),
-            format!("  mismatched: {}", self.mismatched.len()),
-            format!("outputs that cannot match by design: {}", self.incomparable),
-            format!(
-                "checks of the chapter's own: {} passed, {} failed",
-                self.checks_passed,
-                self.checks_failed.len()
-            ),
-        ];
-        if !self.figures.is_empty() {
-            lines.push(format!("figures written: {}", self.figures.len()));
-        }
-        if self.deviations.is_empty() && self.not_run.is_empty() {
-            lines.push("deviations: none".into());
-        } else {
-            lines.push("deviations:".into());
-            for d in self.not_run.iter() {
-                lines.push(format!("  cell {}: not run: {}", d.cell, d.what));
-            }
-            for d in self.deviations.iter() {
-                lines.push(format!("  cell {}: {}", d.cell, d.what));
+        let summary = self.summary();
+        emit(&terminal::summary(&summary));
+        if let Some(path) = std::env::var_os("CROSSENT_RECORD") {
+            if let Err(e) = write_records(std::path::Path::new(&path), &self.records) {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
             }
         }
-        if !self.findings.is_empty() {
-            lines.push(format!("notebook mistakes found: {}", self.findings.len()));
-            for f in &self.findings {
-                lines.push(format!("  cell {}: {}", f.cell, f.what));
-            }
-        }
-        for n in &self.mismatched {
-            lines.push(format!(
-                "MISMATCH in cell {n}: its output differs from the notebook"
-            ));
-        }
-        for claim in &self.checks_failed {
-            lines.push(format!("FAILED check: {claim}"));
-        }
-        let verdict = if self.passed() {
-            "result: the chapter reproduces its notebook"
-        } else {
-            "result: FAILED, see above"
-        };
-        lines.push(verdict.into());
-        lines.push(rule);
-        emit(&lines.join("\n"));
-        if self.passed() {
+        if summary.passed() {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
@@ -516,22 +448,46 @@ impl Notebook {
     }
 }
 
+/// Writes the records as JSON, through a temporary file renamed when complete.
+fn write_records(path: &std::path::Path, records: &[Record]) -> Result<()> {
+    let json = serde_json::to_vec(records)?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow::anyhow!("CROSSENT_RECORD must name a file"))?;
+    crate::files::write_file(dir, name, &json)
+}
+
 /// The largest absolute difference between the numbers of two printed texts, when the
 /// texts agree apart from their numbers.
 pub fn max_abs_difference(a: &str, b: &str) -> Option<f64> {
+    largest_differences(a, b).map(|(abs, _)| abs)
+}
+
+/// The largest absolute and relative differences between the numbers of two printed
+/// texts (`b` is the reference), when the texts agree apart from their numbers.
+pub fn largest_differences(a: &str, b: &str) -> Option<(f64, f64)> {
     let a = printed::split(a);
     let b = printed::split(b);
     if a.skeleton != b.skeleton || a.numbers.len() != b.numbers.len() {
         return None;
     }
-    let mut largest: f64 = 0.0;
+    let (mut abs, mut rel): (f64, f64) = (0.0, 0.0);
     for (x, y) in a.numbers.iter().zip(&b.numbers) {
         let same_special = (x.value.is_nan() && y.value.is_nan()) || x.value == y.value;
         if !same_special {
-            largest = largest.max((x.value - y.value).abs());
+            let d = (x.value - y.value).abs();
+            abs = abs.max(d);
+            if y.value != 0.0 {
+                rel = rel.max(d / y.value.abs());
+            }
         }
     }
-    Some(largest)
+    Some((abs, rel))
 }
 
 /// The numbers of a printed text as spelled (`-1.9971e-02`), ignoring layout.
@@ -543,8 +499,6 @@ fn printed_tokens(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Writes a line to stdout. When the reader has gone (`chapter-2 | head`), the chapter
-/// stops quietly with the exit code of a broken pipe instead of panicking.
 /// Prints one block of the chapter. A reader that closed the pipe (`| head`) ends the
 /// run quietly, as a shell tool does (exit 141, SIGPIPE's code); any other write error
 /// (a full disk, `>/dev/full`) is one line on stderr and exit 1.
@@ -558,13 +512,6 @@ fn emit(text: &str) {
         eprintln!("error: cannot write the chapter to standard output: {e}");
         std::process::exit(1);
     }
-}
-
-fn indent(text: &str, prefix: &str) -> String {
-    text.lines()
-        .map(|line| format!("{prefix}{line}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[cfg(test)]
@@ -600,7 +547,7 @@ mod tests {
         });
         nb.compare(1, "tensor([4.0057])", "tensor([4.0058])", None);
         assert!(nb.passed());
-        assert_eq!(nb.within_tolerance, 1);
+        assert_eq!(nb.summary().within_tolerance, 1);
         nb.compare(2, "tensor([4.0050])", "tensor([4.0058])", None);
         assert!(!nb.passed());
     }
