@@ -31,7 +31,7 @@ const ORIGIN: &str =
     about = "Chapter 1 — Cross-entropy from scratch: the notebook again, cell by cell, \
              with its plots as PNG files"
 )]
-struct Args {
+pub struct Args {
     #[command(flatten)]
     common: CommonArgs,
 
@@ -48,18 +48,22 @@ struct Args {
 fn main() -> ExitCode {
     cli::main(
         |args: &Args| args.common.device,
-        |args, device| {
-            let out = args
-                .out
-                .clone()
-                .unwrap_or_else(|| plot::default_out_dir("chapter-1"));
-            plot::prepare_out_dir(&out)?;
-            let mut nb = Notebook::new(TITLE, ORIGIN);
-            nb.on_device(&device);
-            notebook(&mut nb, &device, &out, args.data_dir.as_deref())?;
-            Ok(nb.finish())
-        },
+        |args, device| Ok(run(args, &device)?.finish()),
     )
+}
+
+/// The chapter, cell by cell, on `device`: its harness with every record (printed as it
+/// goes unless the harness is quiet; the report runs chapters this way too).
+pub fn run(args: Args, device: &Device) -> Result<Notebook> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| plot::default_out_dir("chapter-1"));
+    plot::prepare_out_dir(&out)?;
+    let mut nb = Notebook::new(TITLE, ORIGIN);
+    nb.on_device(device);
+    notebook(&mut nb, device, &out, args.data_dir.as_deref())?;
+    Ok(nb)
 }
 
 /// Turns a figure into a harness record by writing it to `out`.

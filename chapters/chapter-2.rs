@@ -46,7 +46,7 @@ const AGREEMENT: f64 = 1e-6;
     about = "Chapter 2 — How cross-entropy works: the notebook again, cell by cell, \
              checked against what it printed"
 )]
-struct Args {
+pub struct Args {
     #[command(flatten)]
     common: CommonArgs,
 
@@ -79,41 +79,39 @@ impl Inputs {
 fn main() -> ExitCode {
     cli::main(
         |args: &Args| args.common.device,
-        |args, device| {
-            let printed: Vec<f64> = X_PRINTED.iter().chain(&INPUT_PRINTED).copied().collect();
-            let mut nb = Notebook::new(TITLE, ORIGIN);
-            nb.on_device(&device);
-            if args.as_printed {
-                notebook(
-                    &mut nb,
-                    &device,
-                    &Inputs::from_values(&printed),
-                    None,
-                    false,
-                )?;
-                return Ok(nb.finish());
-            }
-            let refined = refine(&printed, ROUNDING, |values| {
-                let mut silent = Notebook::silent();
-                notebook(
-                    &mut silent,
-                    &device,
-                    &Inputs::from_values(values),
-                    None,
-                    false,
-                )?;
-                Ok(silent.misfit())
-            })?;
-            notebook(
-                &mut nb,
-                &device,
-                &Inputs::from_values(&refined.values),
-                Some(&refined),
-                args.timings,
-            )?;
-            Ok(nb.finish())
-        },
+        |args, device| Ok(run(args, &device)?.finish()),
     )
+}
+
+/// The chapter, cell by cell, on `device`: its harness with every record (printed as it
+/// goes unless the harness is quiet; the report runs chapters this way too).
+pub fn run(args: Args, device: &Device) -> Result<Notebook> {
+    let printed: Vec<f64> = X_PRINTED.iter().chain(&INPUT_PRINTED).copied().collect();
+    let mut nb = Notebook::new(TITLE, ORIGIN);
+    nb.on_device(device);
+    if args.as_printed {
+        notebook(&mut nb, device, &Inputs::from_values(&printed), None, false)?;
+        return Ok(nb);
+    }
+    let refined = refine(&printed, ROUNDING, |values| {
+        let mut silent = Notebook::silent();
+        notebook(
+            &mut silent,
+            device,
+            &Inputs::from_values(values),
+            None,
+            false,
+        )?;
+        Ok(silent.misfit())
+    })?;
+    notebook(
+        &mut nb,
+        device,
+        &Inputs::from_values(&refined.values),
+        Some(&refined),
+        args.timings,
+    )?;
+    Ok(nb)
 }
 
 /// The notebook, cell by cell. `refined` describes how the inputs were chosen (absent

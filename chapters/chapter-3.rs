@@ -25,7 +25,7 @@ const ORIGIN: &str =
     about = "Chapter 3 — Cross-entropy theory: the notebook's computed cell, then its theory \
              computed and checked"
 )]
-struct Args {
+pub struct Args {
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -33,14 +33,18 @@ struct Args {
 fn main() -> ExitCode {
     cli::main(
         |args: &Args| args.common.device,
-        |_args, device| {
-            let mut nb = Notebook::new(TITLE, ORIGIN);
-            nb.on_device(&device);
-            implementation_cell(&mut nb, &device)?;
-            theory(&mut nb, &device)?;
-            Ok(nb.finish())
-        },
+        |args, device| Ok(run(args, &device)?.finish()),
     )
+}
+
+/// The chapter, cell by cell, on `device`: its harness with every record (printed as it
+/// goes unless the harness is quiet; the report runs chapters this way too).
+pub fn run(_args: Args, device: &Device) -> Result<Notebook> {
+    let mut nb = Notebook::new(TITLE, ORIGIN);
+    nb.on_device(device);
+    implementation_cell(&mut nb, device)?;
+    theory(&mut nb, device)?;
+    Ok(nb)
 }
 
 /// `my_cross_entropy` as the notebook writes it, in numpy's float32: the rescaled copy is

@@ -57,7 +57,7 @@ const DERIVATION_OUTPUT: &str = r#"'\n\x08egin{eqnarray*}\n\x0crac{\\partial E}{
     about = "Chapter 4 — Likelihood and the gradient of cross-entropy: the notebook again, \
              cell by cell, checked against what it printed"
 )]
-struct Args {
+pub struct Args {
     #[command(flatten)]
     common: CommonArgs,
 
@@ -70,22 +70,26 @@ struct Args {
 fn main() -> ExitCode {
     cli::main(
         |args: &Args| args.common.device,
-        |args, device| {
-            let mut nb = Notebook::new(TITLE, ORIGIN);
-            nb.on_device(&device);
-            if args.as_printed {
-                notebook(&mut nb, &device, &ACTIVATIONS_PRINTED, None)?;
-                return Ok(nb.finish());
-            }
-            let refined = refine(&ACTIVATIONS_PRINTED, ROUNDING, |values| {
-                let mut silent = Notebook::silent();
-                notebook(&mut silent, &device, values, None)?;
-                Ok(silent.misfit())
-            })?;
-            notebook(&mut nb, &device, &refined.values, Some(&refined))?;
-            Ok(nb.finish())
-        },
+        |args, device| Ok(run(args, &device)?.finish()),
     )
+}
+
+/// The chapter, cell by cell, on `device`: its harness with every record (printed as it
+/// goes unless the harness is quiet; the report runs chapters this way too).
+pub fn run(args: Args, device: &Device) -> Result<Notebook> {
+    let mut nb = Notebook::new(TITLE, ORIGIN);
+    nb.on_device(device);
+    if args.as_printed {
+        notebook(&mut nb, device, &ACTIVATIONS_PRINTED, None)?;
+        return Ok(nb);
+    }
+    let refined = refine(&ACTIVATIONS_PRINTED, ROUNDING, |values| {
+        let mut silent = Notebook::silent();
+        notebook(&mut silent, device, values, None)?;
+        Ok(silent.misfit())
+    })?;
+    notebook(&mut nb, device, &refined.values, Some(&refined))?;
+    Ok(nb)
 }
 
 /// `nn.CrossEntropyLoss(reduction='none')` / `F.cross_entropy(..., reduction='none')`

@@ -46,7 +46,7 @@ const RANDOM: &str = "depends on the unrecorded random initialisation or shuffle
     name = "chapter-5",
     about = "Chapter 5 — Minibatch training: the fast.ai lesson on real MNIST, cell by cell"
 )]
-struct Args {
+pub struct Args {
     #[command(flatten)]
     common: CommonArgs,
 
@@ -68,26 +68,30 @@ struct Args {
 fn main() -> ExitCode {
     cli::main(
         |args: &Args| args.common.device,
-        |args, device| {
-            let location = mnist::find_or_fetch(args.data_dir.as_deref())?;
-            let data = mnist::load_lesson(&location, args.verify, &device)?;
-            let out = args
-                .out
-                .clone()
-                .unwrap_or_else(|| plot::default_out_dir("chapter-5"));
-            plot::prepare_out_dir(&out)?;
-            let mut nb = Notebook::new(TITLE, ORIGIN);
-            nb.on_device(&device);
-            let mut lesson = Lesson {
-                nb: &mut nb,
-                device: &device,
-                out: &out,
-                rng: SeededRng::new(SEED),
-            };
-            lesson.run(&data)?;
-            Ok(nb.finish())
-        },
+        |args, device| Ok(run(args, &device)?.finish()),
     )
+}
+
+/// The chapter, cell by cell, on `device`: its harness with every record (printed as it
+/// goes unless the harness is quiet; the report runs chapters this way too).
+pub fn run(args: Args, device: &Device) -> Result<Notebook> {
+    let location = mnist::find_or_fetch(args.data_dir.as_deref())?;
+    let data = mnist::load_lesson(&location, args.verify, device)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| plot::default_out_dir("chapter-5"));
+    plot::prepare_out_dir(&out)?;
+    let mut nb = Notebook::new(TITLE, ORIGIN);
+    nb.on_device(device);
+    let mut lesson = Lesson {
+        nb: &mut nb,
+        device,
+        out: &out,
+        rng: SeededRng::new(SEED),
+    };
+    lesson.run(&data)?;
+    Ok(nb)
 }
 
 /// The model of the seed notebook: `self.layers = [Linear, ReLU, Linear]`.

@@ -13,6 +13,7 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     let mut partial = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".partial")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .tempfile_in(dir)
         .with_context(|| format!("cannot write {}", final_path.display()))?;
     partial

@@ -19,5 +19,6 @@ pub mod plot;
 pub mod printed;
 pub mod pt;
 pub mod refine;
+pub mod report;
 pub mod torchlike;
 pub mod train;

@@ -248,6 +248,7 @@ fn write_atomically(
     let partial = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".partial.png")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .tempfile_in(dir)
         .with_context(|| {
             format!(

@@ -499,11 +499,23 @@ fn printed_tokens(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether chapters in this process print (the report runs them quietly).
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Stops (or restarts) every harness of this process from printing; the records are kept
+/// all the same. The report sets it to render the chapters as pages instead.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Prints one block of the chapter. A reader that closed the pipe (`| head`) ends the
 /// run quietly, as a shell tool does (exit 141, SIGPIPE's code); any other write error
 /// (a full disk, `>/dev/full`) is one line on stderr and exit 1.
 fn emit(text: &str) {
     use std::io::Write;
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {

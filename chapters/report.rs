@@ -1,0 +1,200 @@
+//! The replication report: runs the five chapters (their own code, each from its file)
+//! quietly, and writes `index.html`, one `chapter-N.html` per chapter and `report.json`
+//! from their records (see `crossent::report`).
+//!
+//! The chapters are compiled into this binary as modules, so one `cargo run --bin
+//! report` builds and runs everything; each chapter stays one file that reads like its
+//! notebook, and the report renders what the chapter recorded rather than computing
+//! anything again.
+
+#[allow(dead_code)]
+#[path = "chapter-1.rs"]
+mod chapter_1;
+#[allow(dead_code)]
+#[path = "chapter-2.rs"]
+mod chapter_2;
+#[allow(dead_code)]
+#[path = "chapter-3.rs"]
+mod chapter_3;
+#[allow(dead_code)]
+#[path = "chapter-4.rs"]
+mod chapter_4;
+#[allow(dead_code)]
+#[path = "chapter-5.rs"]
+mod chapter_5;
+
+use anyhow::{Context, Result};
+use candle_core::Device;
+use clap::Parser;
+use crossent::cli::{self, CommonArgs};
+use crossent::notebook::Notebook;
+use crossent::report::{self, ChapterRun};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "report",
+    about = "The replication report: every chapter as a self-contained web page, the \
+             notebook's output beside ours, plus report.json"
+)]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// The folder to write index.html, chapter-N.html and report.json into
+    #[arg(long, value_name = "DIR", default_value = "report")]
+    out: PathBuf,
+
+    /// The MNIST folder for chapters 1 and 5 [default: found or fetched as the chapters do]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+const TITLES: [&str; 5] = [
+    "Chapter 1 — Cross-entropy from scratch",
+    "Chapter 2 — How cross-entropy works",
+    "Chapter 3 — Cross-entropy theory",
+    "Chapter 4 — Likelihood and the gradient of cross-entropy",
+    "Chapter 5 — Minibatch training (fast.ai lesson 9)",
+];
+
+fn main() -> ExitCode {
+    cli::main(|args: &Args| args.common.device, report)
+}
+
+/// The flags one chapter gets: the device, and for the chapters with figures or MNIST,
+/// the scratch folder for figures and the MNIST folder.
+fn chapter_args(number: usize, args: &Args, figures: &Path) -> Vec<String> {
+    let mut argv = vec![
+        format!("chapter-{number}"),
+        "--device".into(),
+        args.common.device.to_string(),
+    ];
+    if number == 1 || number == 5 {
+        argv.push("--out".into());
+        argv.push(figures.display().to_string());
+        if let Some(dir) = &args.data_dir {
+            argv.push("--data-dir".into());
+            argv.push(dir.display().to_string());
+        }
+    }
+    argv
+}
+
+fn run_chapter(number: usize, argv: &[String], device: &Device) -> Result<Notebook> {
+    let parse_error = |e: clap::Error| anyhow::anyhow!("{}", e.to_string().trim());
+    match number {
+        1 => chapter_1::run(
+            chapter_1::Args::try_parse_from(argv).map_err(parse_error)?,
+            device,
+        ),
+        2 => chapter_2::run(
+            chapter_2::Args::try_parse_from(argv).map_err(parse_error)?,
+            device,
+        ),
+        3 => chapter_3::run(
+            chapter_3::Args::try_parse_from(argv).map_err(parse_error)?,
+            device,
+        ),
+        4 => chapter_4::run(
+            chapter_4::Args::try_parse_from(argv).map_err(parse_error)?,
+            device,
+        ),
+        _ => chapter_5::run(
+            chapter_5::Args::try_parse_from(argv).map_err(parse_error)?,
+            device,
+        ),
+    }
+}
+
+fn report(args: Args, device: Device) -> Result<ExitCode> {
+    std::fs::create_dir_all(&args.out).with_context(|| {
+        format!(
+            "cannot create the report folder {}; choose another with --out",
+            args.out.display()
+        )
+    })?;
+    let device_name = crossent::device::name(&device);
+    let scratch = tempfile::tempdir().context("cannot create a temporary folder for figures")?;
+    crossent::notebook::set_quiet(true);
+    let mut runs = Vec::new();
+    for (k, title) in TITLES.iter().enumerate() {
+        let number = k + 1;
+        let figures = scratch.path().join(format!("chapter-{number}"));
+        let argv = chapter_args(number, &args, &figures);
+        let start = Instant::now();
+        let result = run_chapter(number, &argv, &device);
+        let seconds = start.elapsed().as_secs_f64();
+        let run = match result {
+            Ok(nb) => ChapterRun {
+                number,
+                title: title.to_string(),
+                records: nb.records().to_vec(),
+                error: None,
+                seconds,
+                figures: read_figures(&figures),
+            },
+            Err(e) => ChapterRun {
+                number,
+                title: title.to_string(),
+                records: Vec::new(),
+                error: Some(format!("{e:#}").replace('\n', " ")),
+                seconds,
+                figures: Vec::new(),
+            },
+        };
+        let s = run.summary();
+        match &run.error {
+            None => eprintln!(
+                "report: chapter {number}: {} cells, {} verbatim, {} mismatched, {:.2} s",
+                s.cells,
+                s.verbatim,
+                s.mismatched.len(),
+                seconds
+            ),
+            Some(e) => eprintln!("report: chapter {number} could not run: {e}"),
+        }
+        crossent::files::write_file(
+            &args.out,
+            &run.page_name(),
+            report::html::chapter_page(&run).as_bytes(),
+        )?;
+        runs.push(run);
+    }
+    crossent::files::write_file(
+        &args.out,
+        "index.html",
+        report::html::index_page(&runs, &device_name).as_bytes(),
+    )?;
+    let json = serde_json::to_vec_pretty(&report::json(&runs, &device_name))?;
+    crossent::files::write_file(&args.out, "report.json", &json)?;
+    eprintln!(
+        "report: wrote index.html, {} chapter pages and report.json into {}",
+        runs.len(),
+        args.out.display()
+    );
+    Ok(if runs.iter().all(ChapterRun::passed) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The PNG files in a chapter's figure folder, by name.
+fn read_figures(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut figures: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            name.ends_with(".png")
+                .then(|| std::fs::read(entry.path()).ok().map(|bytes| (name, bytes)))
+                .flatten()
+        })
+        .collect();
+    figures.sort();
+    figures
+}

@@ -1,0 +1,364 @@
+//! The replication report: written into a temporary folder and checked for structure
+//! (every cell of every chapter, in order; the index's counts equal each chapter's
+//! summary; every embedded image a PNG; nothing off the page; text escaped) and against
+//! the chapters' own summaries; then rendered by headless Chromium.
+
+mod common;
+
+use base64::Engine as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const REPORT: &str = env!("CARGO_BIN_EXE_report");
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("crossent-report-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// One full report for the tests that read it; `None` (and a skip line) without MNIST.
+fn full_report() -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let mnist = common::mnist_or_skip("the full report (chapters 1 and 5 need MNIST)")?;
+        let dir = scratch("full");
+        let out = Command::new(REPORT)
+            .args([
+                "--out",
+                dir.to_str().unwrap(),
+                "--data-dir",
+                mnist.to_str().unwrap(),
+            ])
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(
+            err.lines()
+                .filter(|l| l.starts_with("report: chapter"))
+                .count(),
+            5,
+            "a progress line per chapter: {err}"
+        );
+        Some(dir)
+    })
+    .as_deref()
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(dir, "report.json")).unwrap()
+}
+
+/// Every value of `attribute="…"` in `html`.
+fn attributes<'a>(html: &'a str, attribute: &str) -> Vec<&'a str> {
+    let needle = format!("{attribute}=\"");
+    html.match_indices(&needle)
+        .map(|(i, _)| {
+            let rest = &html[i + needle.len()..];
+            &rest[..rest.find('"').unwrap()]
+        })
+        .collect()
+}
+
+fn html_escape(text: &str) -> String {
+    crossent::report::html::escape(text)
+}
+
+#[test]
+fn every_cell_of_every_chapter_is_on_its_page_in_order() {
+    let Some(dir) = full_report() else { return };
+    let report = json(dir);
+    let chapters = report["chapters"].as_array().unwrap();
+    assert_eq!(chapters.len(), 5);
+    for chapter in chapters {
+        let page = read(dir, chapter["page"].as_str().unwrap());
+        let cells = chapter["summary"]["cells"].as_u64().unwrap() as usize;
+        let ids: Vec<&str> = attributes(&page, "id")
+            .into_iter()
+            .filter(|id| id.starts_with("cell-"))
+            .collect();
+        let expected: Vec<String> = (1..=cells).map(|n| format!("cell-{n}")).collect();
+        assert_eq!(ids, expected, "{}: every cell, in order", chapter["page"]);
+        for cell in chapter["cells"].as_array().unwrap() {
+            if let Some(code) = cell["code"].as_str() {
+                assert!(
+                    page.contains(&html_escape(code)),
+                    "cell {} code",
+                    cell["cell"]
+                );
+            }
+            // Every output the notebook printed that matched verbatim appears as text.
+            if cell["status"] == "verbatim" {
+                for line in cell["notebook_output"].as_str().unwrap().lines() {
+                    assert!(page.contains(&html_escape(line)), "{line}");
+                }
+            }
+        }
+        assert!(page.contains("class=\"ours\"") || cells == 0);
+    }
+}
+
+#[test]
+fn the_index_and_report_json_agree_with_the_chapters_own_summaries() {
+    let Some(dir) = full_report() else { return };
+    let mnist = common::mnist_or_skip("report summaries").unwrap();
+    let report = json(dir);
+    let index = read(dir, "index.html");
+    let rows: Vec<&str> = index.split("<tr class=\"chapter\">").skip(1).collect();
+    assert_eq!(rows.len(), 5);
+    for (chapter, row) in report["chapters"].as_array().unwrap().iter().zip(rows) {
+        let n = chapter["chapter"].as_u64().unwrap();
+        let binary = PathBuf::from(REPORT).with_file_name(format!("chapter-{n}"));
+        let figures = scratch(&format!("figures-{n}"));
+        let mut cmd = Command::new(binary);
+        if n == 1 || n == 5 {
+            cmd.args([
+                "--data-dir",
+                mnist.to_str().unwrap(),
+                "--out",
+                figures.to_str().unwrap(),
+            ]);
+        }
+        let out: Output = cmd.env("HF_HUB_OFFLINE", "1").output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let s = &chapter["summary"];
+        let printed = |label: &str| -> u64 {
+            let line = text
+                .lines()
+                .find(|l| l.trim_start().starts_with(label))
+                .unwrap_or_else(|| panic!("chapter {n}: no '{label}' line"));
+            line.rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        assert_eq!(s["verbatim"], printed("verbatim:"), "chapter {n}");
+        assert_eq!(s["within_tolerance"], printed("within a stated tolerance:"));
+        assert_eq!(s["mismatched"], printed("mismatched:"));
+        assert_eq!(
+            s["not_comparable_by_design"],
+            printed("outputs that cannot match by design:")
+        );
+        assert_eq!(
+            s["outputs_compared"],
+            printed("outputs compared with the notebook:")
+        );
+        let cells_line = format!(
+            "cells reproduced: {} of {}",
+            s["cells"].as_u64().unwrap() - s["cells_not_run"].as_u64().unwrap(),
+            s["cells"]
+        );
+        assert!(text.contains(&cells_line), "chapter {n}: {cells_line}");
+        let checks = format!(
+            "checks of the chapter's own: {} passed, {} failed",
+            s["checks_passed"], s["checks_failed"]
+        );
+        assert!(text.contains(&checks), "chapter {n}: {checks}");
+        // The index row: cells, verbatim, within, mismatched, incomparable, checks
+        // passed, failed, mistakes.
+        let cells: Vec<&str> = row
+            .split("<td>")
+            .skip(2)
+            .map(|c| c.split("</td>").next().unwrap())
+            .collect();
+        let want: Vec<String> = [
+            "cells",
+            "verbatim",
+            "within_tolerance",
+            "mismatched",
+            "not_comparable_by_design",
+            "checks_passed",
+            "checks_failed",
+            "notebook_mistakes",
+        ]
+        .iter()
+        .map(|k| s[*k].to_string())
+        .collect();
+        assert_eq!(&cells[..8], want.as_slice(), "chapter {n}: index row");
+        let _ = std::fs::remove_dir_all(&figures);
+    }
+}
+
+#[test]
+fn pages_are_self_contained_with_at_least_twelve_pngs() {
+    let Some(dir) = full_report() else { return };
+    let mut pngs = 0;
+    for name in [
+        "index.html",
+        "chapter-1.html",
+        "chapter-2.html",
+        "chapter-3.html",
+        "chapter-4.html",
+        "chapter-5.html",
+    ] {
+        let page = read(dir, name);
+        assert!(!page.contains("<script"), "{name}: no script");
+        assert!(!page.contains("<link"), "{name}: no stylesheet link");
+        assert!(
+            page.contains("prefers-color-scheme: dark"),
+            "{name}: dark mode"
+        );
+        assert!(page.contains("name=\"viewport\""), "{name}: phone width");
+        for src in attributes(&page, "src") {
+            let data = src
+                .strip_prefix("data:image/png;base64,")
+                .unwrap_or_else(|| panic!("{name}: an image from off the page: {src}"));
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap();
+            image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
+                .unwrap_or_else(|e| panic!("{name}: an embedded image is not a PNG: {e}"));
+            pngs += 1;
+        }
+        for href in attributes(&page, "href") {
+            let local = href.starts_with('#')
+                || (href.ends_with(".html") && !href.contains(':') && !href.contains('/'));
+            assert!(local, "{name}: a link off the page: {href}");
+        }
+    }
+    assert!(pngs >= 12, "{pngs} embedded PNGs");
+}
+
+#[test]
+fn text_is_escaped() {
+    use crossent::notebook::record::{Record, Status};
+    use crossent::report::{html, ChapterRun};
+    let run = ChapterRun {
+        number: 9,
+        title: "Chapter 9 — <b>bold</b> & co".into(),
+        records: vec![
+            Record::Header {
+                title: "Chapter 9 — <b>bold</b> & co".into(),
+                origin: "a <script>alert(1)</script> notebook".into(),
+            },
+            Record::Cell {
+                cell: 1,
+                code: "if a < b && c > d: print('<x>')".into(),
+            },
+            Record::Output {
+                cell: 1,
+                output: "tensor(<1 & 2>)".into(),
+                notebook: "tensor(<1 & 3>)".into(),
+                status: Status::Mismatch,
+            },
+        ],
+        error: None,
+        seconds: 0.0,
+        figures: Vec::new(),
+    };
+    let page = html::chapter_page(&run);
+    assert!(page.contains("if a &lt; b &amp;&amp; c &gt; d: print(&#39;&lt;x&gt;&#39;)"));
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!page.contains("<script"));
+    assert!(!page.contains("<b>"));
+    // The differing character is marked, the rest escaped around it.
+    assert!(
+        page.contains("tensor(&lt;1 &amp; <mark>2</mark>&gt;)"),
+        "{page}"
+    );
+}
+
+#[test]
+fn a_chapter_that_cannot_run_gets_a_page_saying_why_and_the_run_fails() {
+    let dir = scratch("no-mnist");
+    let empty = scratch("no-mnist-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = Command::new(REPORT)
+        .args([
+            "--out",
+            dir.to_str().unwrap(),
+            "--data-dir",
+            empty.to_str().unwrap(),
+        ])
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let page = read(&dir, "chapter-5.html");
+    assert!(page.contains("could not run here"), "{page}");
+    assert!(
+        page.contains("train-images-idx3-ubyte is missing"),
+        "{page}"
+    );
+    for n in 1..=4 {
+        assert!(dir.join(format!("chapter-{n}.html")).is_file());
+    }
+    let report = json(&dir);
+    assert_eq!(report["chapters"][4]["ran"], false);
+    assert_eq!(report["chapters"][1]["ran"], true);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&empty);
+}
+
+/// A headless Chromium, if installed (`.ci/run` installs Debian's).
+fn chromium() -> Option<PathBuf> {
+    let found = ["chromium-headless-shell", "chromium", "chromium-browser"]
+        .iter()
+        .flat_map(|name| {
+            [
+                PathBuf::from("/usr/bin").join(name),
+                PathBuf::from("/usr/lib/chromium").join(name),
+                PathBuf::from("/usr/lib/chromium-headless-shell").join(name),
+            ]
+        })
+        .find(|p| p.is_file());
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true and no headless Chromium is installed; .ci/run installs it");
+        }
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped the browser test: no headless Chromium (apt-get install chromium-headless-shell)"
+        );
+    }
+    found
+}
+
+#[test]
+fn headless_chromium_renders_every_page() {
+    let Some(dir) = full_report() else { return };
+    let Some(browser) = chromium() else { return };
+    let profile = scratch("chromium-profile");
+    for (name, expect) in [
+        ("index.html", "<tr class=\"total\">"),
+        ("chapter-1.html", "<img src=\"data:image/png;base64,"),
+        ("chapter-2.html", "class=\"ours\""),
+        ("chapter-3.html", "class=\"notebook\""),
+        ("chapter-4.html", "class=\"badge verbatim\""),
+        ("chapter-5.html", "NOTEBOOK MISTAKE"),
+    ] {
+        let url = format!("file://{}", dir.join(name).display());
+        let out = Command::new(&browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                &format!("--user-data-dir={}", profile.display()),
+                "--dump-dom",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(dom.contains("<main>"), "{name}: the browser built no page");
+        assert!(
+            dom.contains(expect),
+            "{name}: {expect} missing from the rendered DOM"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&profile);
+}
