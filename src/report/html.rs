@@ -144,9 +144,9 @@ fn summary_table(run: &ChapterRun, s: &Summary) -> String {
             escape(&value)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "</table></div><p class=\"result\">result: {}</p></section>\n",
+        "</table></div><p class=\"result\">result: {}</p></section>",
         verdict(run.passed(), "the chapter reproduces its notebook")
     );
     html
