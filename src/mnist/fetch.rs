@@ -89,11 +89,13 @@ pub fn fetch_into(dest: &Path, endpoint: &str, splits: &[Split]) -> Result<Fetch
     })?;
     let files: Vec<&str> = splits.iter().map(|s| s.parquet).collect();
     let dataset_url = format!("{endpoint}/datasets/{}/{}", DATASET.0, DATASET.1);
-    eprintln!(
+    // Said once the hub answers (its first download starts), so that an offline run
+    // ends in its one error line.
+    let announcement = std::sync::Arc::new(std::sync::Mutex::new(Some(format!(
         "fetching MNIST from {dataset_url} ({REVISION}: {}) into {}",
         files.join(", "),
         dest.display()
-    );
+    ))));
     let start = Instant::now();
     // Removed on every way out, with whatever was downloaded into it.
     let download = tempfile::Builder::new()
@@ -119,7 +121,10 @@ pub fn fetch_into(dest: &Path, endpoint: &str, splits: &[Split]) -> Result<Fetch
             .filename(split.parquet)
             .revision(REVISION)
             .local_dir(download.path().to_path_buf())
-            .progress(hf_hub::progress::Progress::new(Bar::new(split.parquet)))
+            .progress(hf_hub::progress::Progress::new(Bar::new(
+                split.parquet,
+                announcement.clone(),
+            )))
             .send()
             .map_err(|e| {
                 anyhow!(
@@ -242,33 +247,49 @@ fn decode_digit(png: &[u8]) -> std::result::Result<Vec<u8>, String> {
     Ok(image.into_luma8().into_raw())
 }
 
-/// A progress bar on a terminal; elsewhere nothing (the start and end lines say enough).
-struct Bar(Option<indicatif::ProgressBar>);
+/// Says what is fetched when the first download starts, then shows a progress bar on a
+/// terminal (elsewhere the start and end lines say enough).
+struct Bar {
+    bar: Option<indicatif::ProgressBar>,
+    announcement: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
 
 impl Bar {
-    fn new(name: &str) -> Self {
-        if !std::io::stderr().is_terminal() {
-            return Self(None);
-        }
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.set_message(name.to_string());
-        Self(Some(bar))
+    fn new(name: &str, announcement: std::sync::Arc<std::sync::Mutex<Option<String>>>) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::hidden();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_message(name.to_string());
+            bar
+        });
+        Self { bar, announcement }
     }
 }
 
 impl ProgressHandler for Bar {
     fn on_progress(&self, event: &ProgressEvent) {
-        let (Some(bar), ProgressEvent::Download(event)) = (&self.0, event) else {
+        let ProgressEvent::Download(event) = event else {
+            return;
+        };
+        if let DownloadEvent::Start { total_bytes, .. } = event {
+            if let Some(line) = self.announcement.lock().ok().and_then(|mut a| a.take()) {
+                eprintln!("{line}");
+            }
+            if let Some(bar) = &self.bar {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.set_length(*total_bytes);
+            }
+        }
+        let Some(bar) = &self.bar else {
             return;
         };
         match event {
-            DownloadEvent::Start { total_bytes, .. } => bar.set_length(*total_bytes),
+            DownloadEvent::Start { .. } => {}
             DownloadEvent::Progress { files } => {
                 if let Some(file) = files.last() {
                     bar.set_position(file.bytes_completed);
