@@ -6,7 +6,9 @@
 //! the library's fused `Linear` with candle-nn's `SGD`, and both library pieces (what
 //! chapter 5 uses).
 //!
-//! Run: `cargo bench --bench epoch` (MNIST found or fetched as the chapters do).
+//! Run: `cargo bench --bench epoch` (MNIST found or fetched as the chapters do). For a
+//! profile, `EPOCH_ONLY=library|fused|composed` times that variant alone, without
+//! PyTorch.
 
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor, Var};
@@ -98,6 +100,19 @@ fn main() -> Result<()> {
     let mut torch = Vec::new();
     let mut torch_missing = None;
     let mut rng = SeededRng::new(0);
+    if let Ok(only) = std::env::var("EPOCH_ONLY") {
+        let variant = match only.as_str() {
+            "library" => Variant::Library,
+            "fused" => Variant::FusedLinear,
+            "composed" => Variant::Composed,
+            other => anyhow::bail!("EPOCH_ONLY={other}: library, fused or composed"),
+        };
+        let mut times: Vec<f64> = (0..8)
+            .map(|_| epoch(variant, &mut rng, &data.x_train, &data.y_train))
+            .collect::<Result<_>>()?;
+        println!("{only}: median {:.3} s over 8 epochs", median(&mut times));
+        return Ok(());
+    }
     for _round in 0..ROUNDS {
         for (k, (variant, _)) in VARIANTS.iter().enumerate() {
             for run in 0..=RUNS {

@@ -122,6 +122,32 @@ fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Runs chapter 1 into a fresh `--out` folder with an empty MNIST folder; the folders
+/// are removed after, and the output folder's listing is returned.
+fn chapter_1_without_mnist(name: &str, envs: &[(&str, &str)]) -> (Output, Vec<String>) {
+    let out_dir = scratch(name);
+    let empty = scratch(&format!("{name}-no-mnist"));
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(
+        CHAPTER_1,
+        &[
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--data-dir",
+            empty.to_str().unwrap(),
+        ],
+        envs,
+    );
+    let files = if out_dir.is_dir() {
+        listing(&out_dir)
+    } else {
+        Vec::new()
+    };
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let _ = std::fs::remove_dir_all(&empty);
+    (out, files)
+}
+
 #[test]
 fn chapter_1_reproduces_its_notebook_and_writes_six_pngs() {
     let Some(mnist) = common::mnist_or_skip("chapter_1_reproduces_its_notebook") else {
@@ -169,25 +195,11 @@ fn chapter_1_reproduces_its_notebook_and_writes_six_pngs() {
 
 #[test]
 fn chapter_1_without_mnist_still_runs_and_says_so() {
-    let out_dir = scratch("chapter-1-no-mnist");
-    let empty = scratch("empty-mnist");
-    std::fs::create_dir_all(&empty).unwrap();
-    let out = run(
-        CHAPTER_1,
-        &[
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--data-dir",
-            empty.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (out, _) = chapter_1_without_mnist("chapter-1-no-mnist", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("-> not run: no MNIST files"), "{text}");
     assert!(text.contains("cells reproduced: 15 of 16\n"), "{text}");
-    let _ = std::fs::remove_dir_all(&out_dir);
-    let _ = std::fs::remove_dir_all(&empty);
 }
 
 #[test]
@@ -419,23 +431,9 @@ fn a_write_error_on_stdout_is_one_line_and_a_failure() {
 
 #[test]
 fn a_font_that_is_not_a_regular_file_is_one_line_without_reading_it() {
-    let out_dir = scratch("font");
-    let empty = scratch("font-no-mnist");
-    std::fs::create_dir_all(&empty).unwrap();
-    let out = run(
-        CHAPTER_1,
-        &[
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--data-dir",
-            empty.to_str().unwrap(),
-        ],
-        &[("CROSSENT_FONT", "/dev/zero")],
-    );
+    let (out, _) = chapter_1_without_mnist("font", &[("CROSSENT_FONT", "/dev/zero")]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("not a regular file"), "{err}");
-    let _ = std::fs::remove_dir_all(&out_dir);
-    let _ = std::fs::remove_dir_all(&empty);
 }
