@@ -4,24 +4,43 @@
 //! final name.
 
 use anyhow::{anyhow, Context, Result};
-use std::io::Write;
 use std::path::Path;
+
+/// Writes `dir/name` with `write`, which is handed the temporary file's path (its name
+/// ends in `.partial` and `name`'s extension, for writers that go by it); `what_to_do`
+/// ends each error message (how the user can help).
+pub fn write_with(
+    dir: &Path,
+    name: &str,
+    what_to_do: &str,
+    write: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let final_path = dir.join(name);
+    let extension = Path::new(name)
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let partial = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(&format!(".partial{extension}"))
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write into {}{what_to_do}", dir.display()))?;
+    write(partial.path()).with_context(|| format!("cannot write {}", final_path.display()))?;
+    partial.as_file().sync_all().with_context(|| {
+        format!("cannot write {}{what_to_do}", final_path.display())
+    })?;
+    partial.persist(&final_path).map_err(|e| {
+        anyhow!(
+            "cannot write {}: {}{what_to_do}",
+            final_path.display(),
+            e.error
+        )
+    })?;
+    Ok(())
+}
 
 /// Writes `bytes` to `dir/name`; see the module doc.
 pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let final_path = dir.join(name);
-    let mut partial = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".partial")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write {}", final_path.display()))?;
-    partial
-        .write_all(bytes)
-        .and_then(|()| partial.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", final_path.display()))?;
-    partial
-        .persist(&final_path)
-        .map_err(|e| anyhow!("cannot write {}: {}", final_path.display(), e.error))?;
-    Ok(())
+    write_with(dir, name, "", |path| Ok(std::fs::write(path, bytes)?))
 }

@@ -244,26 +244,7 @@ fn write_atomically(
         )
     })?;
     let file = format!("{name}.png");
-    let final_path = dir.join(&file);
-    let partial = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".partial.png")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(dir)
-        .with_context(|| {
-            format!(
-                "cannot write into the output folder {}; choose another with --out",
-                dir.display()
-            )
-        })?;
-    draw(partial.path()).with_context(|| format!("cannot write {}", final_path.display()))?;
-    partial.persist(&final_path).map_err(|e| {
-        anyhow!(
-            "cannot write {}: {}; choose another folder with --out",
-            final_path.display(),
-            e.error
-        )
-    })?;
+    crate::files::write_with(dir, &file, "; choose another folder with --out", draw)?;
     Ok(file)
 }
 

@@ -102,9 +102,9 @@ pub fn present_files(dir: &Path) -> Vec<String> {
     found
 }
 
-/// The searched folders, for an error message: `data/mnist in the project (PATH), …`.
-pub fn describe_search_path() -> String {
-    search_path()
+/// Folders, for an error message: `data/mnist in the project (PATH), …`.
+pub fn describe(places: &[Location]) -> String {
+    places
         .iter()
         .map(|l| format!("{} ({})", l.chosen_by, l.dir.display()))
         .collect::<Vec<_>>()

@@ -29,8 +29,8 @@ pub const HOW_TO_GET: &str = "put the four MNIST IDX files (train-images-idx3-ub
 /// says what is wrong with it. Fails in one line naming every place looked when MNIST is
 /// nowhere and cannot be fetched.
 pub fn find_or_fetch(data_dir: Option<&std::path::Path>) -> Result<Location> {
-    if let Some(found) = find(data_dir) {
-        return Ok(found);
+    if let Some(named) = locate::named(data_dir) {
+        return Ok(named);
     }
     find_or_fetch_in(
         &locate::search_path(),
@@ -51,11 +51,7 @@ pub fn find_or_fetch_in(
     if let Some(found) = search.iter().find(|l| locate::holds_mnist(&l.dir)) {
         return Ok(found.clone());
     }
-    let looked = search
-        .iter()
-        .map(|l| format!("{} ({})", l.chosen_by, l.dir.display()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let looked = locate::describe(search);
     let Some(cache) = cache else {
         bail!(
             "MNIST is in none of {looked}, and there is no user cache to fetch it into \

@@ -15,7 +15,7 @@ pub fn mnist_or_skip(test: &str) -> Option<PathBuf> {
             return Some(found.dir);
         }
     }
-    let looked = crossent::mnist::locate::describe_search_path();
+    let looked = crossent::mnist::locate::describe(&crossent::mnist::locate::search_path());
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("CI=true and MNIST is missing (looked in MNIST_DIR, {looked}); CI must not skip");
     }
