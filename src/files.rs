@@ -27,9 +27,10 @@ pub fn write_with(
         .tempfile_in(dir)
         .with_context(|| format!("cannot write into {}{what_to_do}", dir.display()))?;
     write(partial.path()).with_context(|| format!("cannot write {}", final_path.display()))?;
-    partial.as_file().sync_all().with_context(|| {
-        format!("cannot write {}{what_to_do}", final_path.display())
-    })?;
+    partial
+        .as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write {}{what_to_do}", final_path.display()))?;
     partial.persist(&final_path).map_err(|e| {
         anyhow!(
             "cannot write {}: {}{what_to_do}",
