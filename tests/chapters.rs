@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs a chapter; `HF_HUB_OFFLINE=1`, so that no test fetches MNIST from the network
@@ -122,22 +123,24 @@ fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Runs chapter 1 with `--out out_dir --data-dir data_dir`.
+fn chapter_1(out_dir: &Path, data_dir: &Path, envs: &[(&str, &str)]) -> Output {
+    let args = [
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ];
+    run(CHAPTER_1, &args, envs)
+}
+
 /// Runs chapter 1 into a fresh `--out` folder with an empty MNIST folder; the folders
 /// are removed after, and the output folder's listing is returned.
 fn chapter_1_without_mnist(name: &str, envs: &[(&str, &str)]) -> (Output, Vec<String>) {
     let out_dir = scratch(name);
     let empty = scratch(&format!("{name}-no-mnist"));
     std::fs::create_dir_all(&empty).unwrap();
-    let out = run(
-        CHAPTER_1,
-        &[
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--data-dir",
-            empty.to_str().unwrap(),
-        ],
-        envs,
-    );
+    let out = chapter_1(&out_dir, &empty, envs);
     let files = if out_dir.is_dir() {
         listing(&out_dir)
     } else {
@@ -154,16 +157,7 @@ fn chapter_1_reproduces_its_notebook_and_writes_six_pngs() {
         return;
     };
     let out_dir = scratch("chapter-1");
-    let out = run(
-        CHAPTER_1,
-        &[
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--data-dir",
-            mnist.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let out = chapter_1(&out_dir, &mnist, &[]);
     assert!(out.status.success(), "chapter-1 failed:\n{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("mismatched: 0\n"), "{text}");
@@ -391,16 +385,7 @@ fn a_folder_in_the_way_of_a_figure_is_one_line_and_leaves_no_temporary_file() {
     .unwrap();
     let empty = scratch("blocked-no-mnist");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = run(
-        CHAPTER_1,
-        &[
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--data-dir",
-            empty.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let out = chapter_1(&out_dir, &empty, &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
