@@ -131,7 +131,7 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
             Ok(nb) => ChapterRun {
                 number,
                 title: title.to_string(),
-                records: nb.records().to_vec(),
+                records: nb.into_records(),
                 error: None,
                 seconds,
                 figures: read_figures(&figures),

@@ -101,9 +101,9 @@ impl Notebook {
         }
     }
 
-    /// The records so far.
-    pub fn records(&self) -> &[Record] {
-        &self.records
+    /// The records, for a renderer that keeps them (the report).
+    pub fn into_records(self) -> Vec<Record> {
+        self.records
     }
 
     /// Keeps a record and, unless silent, prints it.
