@@ -2,9 +2,9 @@
 //!
 //! Reproduces an untitled fastai notebook on cross-entropy from scratch (it names no
 //! author or file), cell by cell: the MNIST listing, -log(p) and NLL curves, entropy +
-//! KL, softmax in numpy, the log-sum-exp trick (`cross_soft`), a cross-entropy with targets (`cross_soft2`), its
-//! analytic gradient against autograd, and the linear-layer derivatives. Every `plt.plot`
-//! becomes a PNG in the output folder. The notebook's mistakes are reproduced where
+//! KL, softmax in numpy, the log-sum-exp trick (`cross_soft`), a cross-entropy with
+//! targets (`cross_soft2`), its analytic gradient against autograd, and the linear-layer
+//! derivatives. Every `plt.plot` becomes a PNG in the output folder. The notebook's mistakes are reproduced where
 //! possible, then shown and explained.
 
 use anyhow::Result;
@@ -55,11 +55,7 @@ fn main() -> ExitCode {
 /// The chapter, cell by cell, on `device`: its harness with every record (printed as it
 /// goes unless the harness is quiet; the report runs chapters this way too).
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| plot::default_out_dir("chapter-1"));
-    plot::prepare_out_dir(&out)?;
+    let out = plot::prepare_out_dir(args.out.as_deref(), "chapter-1")?;
     let mut nb = Notebook::new(TITLE, ORIGIN);
     nb.on_device(device);
     notebook(&mut nb, device, &out, args.data_dir.as_deref())?;

@@ -2,11 +2,11 @@
 //!
 //! Reproduces `03_minibatch_training` of fast.ai's 2019 course part 2 (lesson 9, `from
 //! exp.nb_02 import *`) as far as its export printed it, then every later cell of the
-//! lesson, on real MNIST: the 784-50-10 model, the naive
-//! and simplified `log_softmax`, `nll`, logsumexp, the library losses, the training loops
-//! with hand-written updates, modules and their printouts, a hand-written optimizer then
-//! candle-nn's SGD, Dataset / DataLoader / Sampler / collate, candle-datasets' Batcher,
-//! and `fit` with validation.
+//! lesson, on real MNIST: the 784-50-10 model, the naive and simplified `log_softmax`,
+//! `nll`, logsumexp, the library losses, the training loops with hand-written updates,
+//! modules and their printouts, a hand-written optimizer then an SGD optimizer,
+//! Dataset / DataLoader / Sampler / collate, candle-datasets' Batcher, and `fit` with
+//! validation.
 //!
 //! Initial weights and shuffles come from the project's seeded generator: the notebook's
 //! seed is unknown, so those values differ from its prints; the chapter prints the
@@ -77,11 +77,7 @@ fn main() -> ExitCode {
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
     let location = mnist::find_or_fetch(args.data_dir.as_deref())?;
     let data = mnist::load_lesson(&location, args.verify, device)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| plot::default_out_dir("chapter-5"));
-    plot::prepare_out_dir(&out)?;
+    let out = plot::prepare_out_dir(args.out.as_deref(), "chapter-5")?;
     let mut nb = Notebook::new(TITLE, ORIGIN);
     nb.on_device(device);
     let mut lesson = Lesson {

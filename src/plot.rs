@@ -255,15 +255,18 @@ pub fn build_output_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
 }
 
-/// Creates a chapter's output folder before its first cell runs, so that an unusable
-/// `--out` is one error up front rather than a failure halfway through the chapter.
-pub fn prepare_out_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| {
+/// A chapter's output folder: `out`, else `default_out_dir(chapter)`, created before
+/// the first cell runs so that an unusable `--out` is one error up front rather than a
+/// failure halfway through the chapter.
+pub fn prepare_out_dir(out: Option<&Path>, chapter: &str) -> Result<PathBuf> {
+    let dir = out.map_or_else(|| default_out_dir(chapter), Path::to_path_buf);
+    std::fs::create_dir_all(&dir).with_context(|| {
         format!(
             "cannot create the output folder {}; choose another with --out",
             dir.display()
         )
-    })
+    })?;
+    Ok(dir)
 }
 
 /// The default output folder of a chapter's figures: `figures/<chapter>` in the build

@@ -18,22 +18,27 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Runs the report into `dir` with `--data-dir data` (never fetching).
+fn write_report(dir: &Path, data: &Path) -> Output {
+    Command::new(REPORT)
+        .args([
+            "--out",
+            dir.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap()
+}
+
 /// One full report for the tests that read it; `None` (and a skip line) without MNIST.
 fn full_report() -> Option<&'static Path> {
     static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
     DIR.get_or_init(|| {
         let mnist = common::mnist_or_skip("the full report (chapters 1 and 5 need MNIST)")?;
         let dir = scratch("full");
-        let out = Command::new(REPORT)
-            .args([
-                "--out",
-                dir.to_str().unwrap(),
-                "--data-dir",
-                mnist.to_str().unwrap(),
-            ])
-            .env("HF_HUB_OFFLINE", "1")
-            .output()
-            .unwrap();
+        let out = write_report(&dir, &mnist);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{err}");
         assert_eq!(
@@ -267,16 +272,7 @@ fn a_chapter_that_cannot_run_gets_a_page_saying_why_and_the_run_fails() {
     let dir = scratch("no-mnist");
     let empty = scratch("no-mnist-data");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = Command::new(REPORT)
-        .args([
-            "--out",
-            dir.to_str().unwrap(),
-            "--data-dir",
-            empty.to_str().unwrap(),
-        ])
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .unwrap();
+    let out = write_report(&dir, &empty);
     assert!(!out.status.success());
     let page = read(&dir, "chapter-5.html");
     assert!(page.contains("could not run here"), "{page}");
