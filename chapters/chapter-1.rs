@@ -10,7 +10,7 @@
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor, Var, D};
 use clap::Parser;
-use crossent::cli::{self, CommonArgs};
+use crossent::cli::{self, CommonArgs, NotebookArgs};
 use crossent::loss::{self, CrossEntropyOptions, Reduction};
 use crossent::notebook::Notebook;
 use crossent::plot::{self, Figure, Line, Series};
@@ -35,6 +35,9 @@ pub struct Args {
     #[command(flatten)]
     common: CommonArgs,
 
+    #[command(flatten)]
+    notebooks: NotebookArgs,
+
     /// Folder for the PNG figures [default: figures/chapter-1 in the build output]
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -56,8 +59,9 @@ fn main() -> ExitCode {
 /// goes unless the harness is quiet; the report runs chapters this way too).
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
     let out = plot::prepare_out_dir(args.out.as_deref(), "chapter-1")?;
-    let mut nb = Notebook::new(TITLE, ORIGIN);
+    let mut nb = Notebook::for_chapter(1, TITLE, ORIGIN, &args.notebooks)?;
     nb.on_device(device);
+    nb.figures_in(&out);
     notebook(&mut nb, device, &out, args.data_dir.as_deref())?;
     Ok(nb)
 }

@@ -10,31 +10,33 @@
 use anyhow::Result;
 use candle_core::{Device, Tensor, D};
 use clap::Parser;
-use crossent::cli::{self, CommonArgs};
+use crossent::cli::{self, CommonArgs, NotebookArgs};
 use crossent::lesson::SeededRng;
 use crossent::loss::{self, CrossEntropyOptions};
 use crossent::notebook::Notebook;
 use crossent::refine::{refine, Refined};
 use crossent::torchlike::{max_abs_diff, pick_rows, scalar};
-use crossent::{np, pt};
+use crossent::{np, printed, pt};
 use std::process::ExitCode;
 
 const TITLE: &str = "Chapter 2 — How cross-entropy works";
 const ORIGIN: &str =
     "How_cross_entropy_works.ipynb, sdamadi/Today-I-learned on GitHub (named by its Colab badge)";
 
-/// `x = torch.randn(5, 3)` as the notebook printed it (4 decimals).
-const X_PRINTED: [f64; 15] = [
-    1.3877, -1.2656, -0.9112, //
-    0.6011, 0.0092, -0.0982, //
-    -0.0674, -0.2059, 0.3410, //
-    1.3918, 0.2355, 0.4159, //
-    -0.6652, -1.6354, -0.9315,
-];
+/// `x = torch.randn(5, 3)` as the notebook printed it (4 decimals); with `--notebook`,
+/// what that file's `x` printed instead.
+const X_PRINTED: &str = "tensor([[ 1.3877, -1.2656, -0.9112],
+        [ 0.6011,  0.0092, -0.0982],
+        [-0.0674, -0.2059,  0.3410],
+        [ 1.3918,  0.2355,  0.4159],
+        [-0.6652, -1.6354, -0.9315]])";
 /// `input = torch.randn(2, 3)` as the notebook printed it.
-const INPUT_PRINTED: [f64; 6] = [-0.6471, 1.2743, 1.5036, -0.6790, 0.3743, -0.1474];
+const INPUT_PRINTED: &str = "tensor([[-0.6471,  1.2743,  1.5036],
+        [-0.6790,  0.3743, -0.1474]])";
 /// `target = torch.randint(3, (5,))` as printed: integers, exact.
-const TARGET: [i64; 5] = [2, 0, 1, 0, 1];
+const TARGET_PRINTED: &str = "tensor([2, 0, 1, 0, 1])";
+/// The shape of `x`: `batch_size, n_classes`.
+const X_SHAPE: (usize, usize) = (5, 3);
 /// Half a unit of the 4th decimal: the true inputs lay this close to the printed ones.
 const ROUNDING: f64 = 0.00005;
 /// Agreement expected between the manual and library versions of the same loss (f32).
@@ -50,6 +52,9 @@ pub struct Args {
     #[command(flatten)]
     common: CommonArgs,
 
+    #[command(flatten)]
+    notebooks: NotebookArgs,
+
     /// Run on the inputs exactly as the notebook printed them (4 decimals) instead of
     /// refining them: shows the last-digit differences that rounding causes
     #[arg(long)]
@@ -64,16 +69,50 @@ pub struct Args {
 struct Inputs {
     x: Vec<f32>,
     input: Vec<f32>,
+    target: Vec<i64>,
 }
 
 impl Inputs {
-    fn from_values(values: &[f64]) -> Self {
-        let (x, input) = values.split_at(X_PRINTED.len());
+    /// `values` holds `x` then `input`.
+    fn from_values(values: &[f64], target: &[i64]) -> Self {
+        let (x, input) = values.split_at(X_SHAPE.0 * X_SHAPE.1);
         Self {
             x: x.iter().map(|&v| v as f32).collect(),
             input: input.iter().map(|&v| v as f32).collect(),
+            target: target.to_vec(),
         }
     }
+}
+
+/// The random draws as the notebook printed them (`x` then `input`) and `target`: the
+/// chapter's own copy, or what the notebook file given printed.
+fn printed_draws(nb: &Notebook) -> Result<(Vec<f64>, Vec<i64>)> {
+    let (rows, classes) = X_SHAPE;
+    let mut values = printed::input_values(&nb.printed_input("x", X_PRINTED)?, rows * classes, "x")?;
+    values.extend(printed::input_values(
+        &nb.printed_input("input", INPUT_PRINTED)?,
+        6,
+        "input",
+    )?);
+    let target = printed::input_values(
+        &nb.printed_input("target", TARGET_PRINTED)?,
+        rows,
+        "target",
+    )?;
+    let target = target
+        .iter()
+        .map(|&t| {
+            (t.fract() == 0.0 && (0.0..classes as f64).contains(&t))
+                .then_some(t as i64)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the notebook's target holds {t}, not a class of 0..{classes}; \
+                         is it chapter 2's notebook?"
+                    )
+                })
+        })
+        .collect::<Result<Vec<i64>>>()?;
+    Ok((values, target))
 }
 
 fn main() -> ExitCode {
@@ -86,19 +125,20 @@ fn main() -> ExitCode {
 /// The chapter, cell by cell, on `device`: its harness with every record (printed as it
 /// goes unless the harness is quiet; the report runs chapters this way too).
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
-    let printed: Vec<f64> = X_PRINTED.iter().chain(&INPUT_PRINTED).copied().collect();
-    let mut nb = Notebook::new(TITLE, ORIGIN);
+    let mut nb = Notebook::for_chapter(2, TITLE, ORIGIN, &args.notebooks)?;
     nb.on_device(device);
+    let (printed, target) = printed_draws(&nb)?;
     if args.as_printed {
-        notebook(&mut nb, device, &Inputs::from_values(&printed), None, false)?;
+        let inputs = Inputs::from_values(&printed, &target);
+        notebook(&mut nb, device, &inputs, None, false)?;
         return Ok(nb);
     }
     let refined = refine(&printed, ROUNDING, |values| {
-        let mut silent = Notebook::silent();
+        let mut silent = nb.silent_twin();
         notebook(
             &mut silent,
             device,
-            &Inputs::from_values(values),
+            &Inputs::from_values(values, &target),
             None,
             false,
         )?;
@@ -107,7 +147,7 @@ pub fn run(args: Args, device: &Device) -> Result<Notebook> {
     notebook(
         &mut nb,
         device,
-        &Inputs::from_values(&refined.values),
+        &Inputs::from_values(&refined.values, &target),
         Some(&refined),
         args.timings,
     )?;
@@ -125,7 +165,7 @@ fn notebook(
 ) -> Result<()> {
     nb.code("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F");
 
-    let (batch_size, n_classes) = (5, 3);
+    let (batch_size, n_classes) = X_SHAPE;
     let x = Tensor::from_slice(&inputs.x, (batch_size, n_classes), device)?;
     nb.show(
         "batch_size , n_classes  = 5, 3\nx = torch.randn(batch_size, n_classes)\nx.shape",
@@ -133,15 +173,7 @@ fn notebook(
         "torch.Size([5, 3])",
     );
 
-    nb.tensor(
-        "x",
-        &x,
-        "tensor([[ 1.3877, -1.2656, -0.9112],
-        [ 0.6011,  0.0092, -0.0982],
-        [-0.0674, -0.2059,  0.3410],
-        [ 1.3918,  0.2355,  0.4159],
-        [-0.6652, -1.6354, -0.9315]])",
-    )?;
+    nb.tensor("x", &x, X_PRINTED)?;
     if let Some(refined) = refined {
         describe_refinement(nb, refined);
         nb.extra(
@@ -150,9 +182,9 @@ fn notebook(
         );
     }
 
-    let target = Tensor::from_slice(&TARGET, batch_size, device)?;
+    let target = Tensor::from_slice(&inputs.target, batch_size, device)?;
     nb.code("target = torch.randint(n_classes, size = (batch_size,), dtype = torch.long)");
-    nb.tensor("target", &target, "tensor([2, 0, 1, 0, 1])")?;
+    nb.tensor("target", &target, TARGET_PRINTED)?;
 
     nb.tensor(
         "x.exp()",
@@ -274,12 +306,7 @@ fn notebook(
              dim=1 for a 2-D input; the chapter passes dim=1 to candle_nn::ops::log_softmax.",
         );
     }
-    nb.tensor(
-        "input",
-        &input,
-        "tensor([[-0.6471,  1.2743,  1.5036],
-        [-0.6790,  0.3743, -0.1474]])",
-    )?;
+    nb.tensor("input", &input, INPUT_PRINTED)?;
     if refined.is_some() {
         nb.extra(
             "input used, at full precision (refined together with x)",

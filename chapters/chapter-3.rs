@@ -9,7 +9,7 @@
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor, Var};
 use clap::Parser;
-use crossent::cli::{self, CommonArgs};
+use crossent::cli::{self, CommonArgs, NotebookArgs};
 use crossent::notebook::Notebook;
 use crossent::torchlike::{gradient, max_abs_diff, one_hot, scalar};
 use crossent::{np, pt};
@@ -28,6 +28,9 @@ const ORIGIN: &str =
 pub struct Args {
     #[command(flatten)]
     common: CommonArgs,
+
+    #[command(flatten)]
+    notebooks: NotebookArgs,
 }
 
 fn main() -> ExitCode {
@@ -39,8 +42,8 @@ fn main() -> ExitCode {
 
 /// The chapter, cell by cell, on `device`: its harness with every record (printed as it
 /// goes unless the harness is quiet; the report runs chapters this way too).
-pub fn run(_args: Args, device: &Device) -> Result<Notebook> {
-    let mut nb = Notebook::new(TITLE, ORIGIN);
+pub fn run(args: Args, device: &Device) -> Result<Notebook> {
+    let mut nb = Notebook::for_chapter(3, TITLE, ORIGIN, &args.notebooks)?;
     nb.on_device(device);
     implementation_cell(&mut nb, device)?;
     theory(&mut nb, device)?;

@@ -9,26 +9,27 @@
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor, Var, D};
 use clap::Parser;
-use crossent::cli::{self, CommonArgs};
+use crossent::cli::{self, CommonArgs, NotebookArgs};
 use crossent::loss::{self, CrossEntropyOptions, Reduction};
 use crossent::notebook::Notebook;
 use crossent::refine::{refine, Refined};
 use crossent::torchlike::{gradient, max_abs_diff, one_hot, pick_rows};
-use crossent::{np, pt};
+use crossent::{np, printed, pt};
 use std::process::ExitCode;
 
 const TITLE: &str = "Chapter 4 — Likelihood and the gradient of cross-entropy";
 const ORIGIN: &str = "\"Maximizing the likelihood of the labels of the data\" (its images link to nasheqlbrm/blog on GitHub)";
 
-/// `activations = torch.randn((6,2))*2` as the notebook printed it (4 decimals).
-const ACTIVATIONS_PRINTED: [f64; 12] = [
-    -1.6453, 1.8893, //
-    1.9800, 1.7681, //
-    2.8183, 4.6643, //
-    -0.3635, -0.0614, //
-    0.4064, -0.4668, //
-    -3.3801, 3.2484,
-];
+/// The cell that draws the activations and prints them.
+const ACTIVATIONS_CELL: &str = "activations = torch.randn((6,2))*2\nactivations";
+/// `activations = torch.randn((6,2))*2` as the notebook printed it (4 decimals); with
+/// `--notebook`, what that file printed instead.
+const ACTIVATIONS_PRINTED: &str = "tensor([[-1.6453,  1.8893],
+        [ 1.9800,  1.7681],
+        [ 2.8183,  4.6643],
+        [-0.3635, -0.0614],
+        [ 0.4064, -0.4668],
+        [-3.3801,  3.2484]])";
 const TARGETS: [i64; 6] = [0, 1, 0, 1, 1, 0];
 const ROUNDING: f64 = 0.00005;
 
@@ -61,6 +62,9 @@ pub struct Args {
     #[command(flatten)]
     common: CommonArgs,
 
+    #[command(flatten)]
+    notebooks: NotebookArgs,
+
     /// Run on the activations exactly as the notebook printed them (4 decimals) instead
     /// of refining them: shows the last-digit differences that rounding causes
     #[arg(long)]
@@ -77,14 +81,19 @@ fn main() -> ExitCode {
 /// The chapter, cell by cell, on `device`: its harness with every record (printed as it
 /// goes unless the harness is quiet; the report runs chapters this way too).
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
-    let mut nb = Notebook::new(TITLE, ORIGIN);
+    let mut nb = Notebook::for_chapter(4, TITLE, ORIGIN, &args.notebooks)?;
     nb.on_device(device);
+    let printed = printed::input_values(
+        &nb.printed_input(ACTIVATIONS_CELL, ACTIVATIONS_PRINTED)?,
+        12,
+        "activations",
+    )?;
     if args.as_printed {
-        notebook(&mut nb, device, &ACTIVATIONS_PRINTED, None)?;
+        notebook(&mut nb, device, &printed, None)?;
         return Ok(nb);
     }
-    let refined = refine(&ACTIVATIONS_PRINTED, ROUNDING, |values| {
-        let mut silent = Notebook::silent();
+    let refined = refine(&printed, ROUNDING, |values| {
+        let mut silent = nb.silent_twin();
         notebook(&mut silent, device, values, None)?;
         Ok(silent.misfit())
     })?;
@@ -113,16 +122,7 @@ fn notebook(
 
     let used: Vec<f32> = activations.iter().map(|&v| v as f32).collect();
     let activations = Tensor::from_slice(&used, (6, 2), device)?;
-    nb.tensor(
-        "activations = torch.randn((6,2))*2\nactivations",
-        &activations,
-        "tensor([[-1.6453,  1.8893],
-        [ 1.9800,  1.7681],
-        [ 2.8183,  4.6643],
-        [-0.3635, -0.0614],
-        [ 0.4064, -0.4668],
-        [-3.3801,  3.2484]])",
-    )?;
+    nb.tensor(ACTIVATIONS_CELL, &activations, ACTIVATIONS_PRINTED)?;
     if let Some(refined) = refined {
         let rows: Vec<String> = used
             .chunks(2)

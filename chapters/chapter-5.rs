@@ -17,7 +17,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var, D};
 use candle_nn::{Module as _, Optimizer as _};
 use clap::Parser;
-use crossent::cli::{self, CommonArgs};
+use crossent::cli::{self, CommonArgs, NotebookArgs};
 use crossent::lesson::{
     accuracy, collate, sampled_batches, Dataset, Linear, Module, Sampler, SeededRng,
 };
@@ -50,6 +50,9 @@ pub struct Args {
     #[command(flatten)]
     common: CommonArgs,
 
+    #[command(flatten)]
+    notebooks: NotebookArgs,
+
     /// The MNIST folder [default: the first of $MNIST_DIR, data/mnist in the project, the
     /// user cache, ../shared/data/mnist that holds it; else fetched once from the Hugging
     /// Face hub (ylecun/mnist) into the user cache]
@@ -78,8 +81,9 @@ pub fn run(args: Args, device: &Device) -> Result<Notebook> {
     let location = mnist::find_or_fetch(args.data_dir.as_deref())?;
     let data = mnist::load_lesson(&location, args.verify, device)?;
     let out = plot::prepare_out_dir(args.out.as_deref(), "chapter-5")?;
-    let mut nb = Notebook::new(TITLE, ORIGIN);
+    let mut nb = Notebook::for_chapter(5, TITLE, ORIGIN, &args.notebooks)?;
     nb.on_device(device);
+    nb.figures_in(&out);
     let mut lesson = Lesson {
         nb: &mut nb,
         device,

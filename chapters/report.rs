@@ -50,6 +50,57 @@ struct Args {
     /// The MNIST folder for chapters 1 and 5 [default: found or fetched as the chapters do]
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+
+    /// A folder of Jupyter notebooks to compare against: `chapter-N.ipynb`, or the
+    /// original's own file name (How_cross_entropy_works.ipynb,
+    /// 2021-08-07-Cross-Entropy-Loss-PyTorch.ipynb, 03_minibatch_training.ipynb), is
+    /// chapter N's; a chapter without one compares with its built-in outputs
+    #[arg(long, value_name = "DIR")]
+    notebooks: Option<PathBuf>,
+}
+
+/// The file names of the originals that are public, by chapter.
+const ORIGINAL_NAMES: [(usize, &str); 3] = [
+    (2, "How_cross_entropy_works.ipynb"),
+    (4, "2021-08-07-Cross-Entropy-Loss-PyTorch.ipynb"),
+    (5, "03_minibatch_training.ipynb"),
+];
+
+/// The notebook of each chapter in `dir`, by chapter number; a file that names no
+/// chapter is said on stderr and left out.
+fn assign_notebooks(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
+    let entries = std::fs::read_dir(dir).with_context(|| {
+        format!(
+            "cannot read the notebooks folder {}; give a folder of .ipynb files",
+            dir.display()
+        )
+    })?;
+    let mut assigned: Vec<(usize, PathBuf)> = Vec::new();
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".ipynb"))
+        .collect();
+    names.sort();
+    for name in names {
+        let by_number = (1..=TITLES.len()).find(|n| name == format!("chapter-{n}.ipynb"));
+        let by_original = ORIGINAL_NAMES
+            .iter()
+            .find(|(_, original)| name == *original)
+            .map(|(n, _)| *n);
+        match by_number.or(by_original) {
+            Some(n) if assigned.iter().any(|(m, _)| *m == n) => anyhow::bail!(
+                "{} holds two notebooks for chapter {n} (one is {name}); keep one",
+                dir.display()
+            ),
+            Some(n) => assigned.push((n, dir.join(&name))),
+            None => eprintln!(
+                "report: {name} in {} names no chapter (call it chapter-N.ipynb); left out",
+                dir.display()
+            ),
+        }
+    }
+    Ok(assigned)
 }
 
 const TITLES: [&str; 5] = [
@@ -66,12 +117,21 @@ fn main() -> ExitCode {
 
 /// The flags one chapter gets: the device, and for the chapters with figures or MNIST,
 /// the scratch folder for figures and the MNIST folder.
-fn chapter_args(number: usize, args: &Args, figures: &Path) -> Vec<String> {
+fn chapter_args(
+    number: usize,
+    args: &Args,
+    figures: &Path,
+    notebook: Option<&Path>,
+) -> Vec<String> {
     let mut argv = vec![
         format!("chapter-{number}"),
         "--device".into(),
         args.common.device.to_string(),
     ];
+    if let Some(file) = notebook {
+        argv.push("--notebook".into());
+        argv.push(file.display().to_string());
+    }
     if number == 1 || number == 5 {
         argv.push("--out".into());
         argv.push(figures.display().to_string());
@@ -118,24 +178,40 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
     })?;
     let device_name = crossent::device::name(&device);
     let scratch = tempfile::tempdir().context("cannot create a temporary folder for figures")?;
+    let notebooks = match &args.notebooks {
+        Some(dir) => assign_notebooks(dir)?,
+        None => Vec::new(),
+    };
     crossent::notebook::set_quiet(true);
     let mut runs = Vec::new();
     for (k, title) in TITLES.iter().enumerate() {
         let number = k + 1;
         let figures = scratch.path().join(format!("chapter-{number}"));
-        let argv = chapter_args(number, &args, &figures);
+        let notebook = notebooks
+            .iter()
+            .find(|(n, _)| *n == number)
+            .map(|(_, p)| p.as_path());
+        let argv = chapter_args(number, &args, &figures, notebook);
         let start = Instant::now();
-        let result = run_chapter(number, &argv, &device);
+        let result = run_chapter(number, &argv, &device).and_then(|nb| {
+            let original = nb.notebook_file().cloned();
+            Ok((nb.into_records()?, original))
+        });
         let seconds = start.elapsed().as_secs_f64();
-        let run = match result {
-            Ok(nb) => ChapterRun {
-                number,
-                title: title.to_string(),
-                records: nb.into_records(),
-                error: None,
-                seconds,
-                figures: read_figures(&figures),
-            },
+        let mut run = match result {
+            Ok((records, original)) => {
+                let mut run = ChapterRun {
+                    number,
+                    title: title.to_string(),
+                    records,
+                    error: None,
+                    seconds,
+                    figures: read_figures(&figures),
+                    notebook: None,
+                };
+                run.notebook = Some(write_notebook(&args.out, &run, original.as_deref(), &device_name)?);
+                run
+            }
             Err(e) => ChapterRun {
                 number,
                 title: title.to_string(),
@@ -143,8 +219,10 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
                 error: Some(format!("{e:#}").replace('\n', " ")),
                 seconds,
                 figures: Vec::new(),
+                notebook: None,
             },
         };
+        run.seconds = seconds;
         let s = run.summary();
         match &run.error {
             None => eprintln!(
@@ -180,6 +258,33 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Writes `chapter-N.ipynb` beside the chapter's page; gives its file name.
+fn write_notebook(
+    out: &Path,
+    run: &ChapterRun,
+    original: Option<&crossent::ipynb::NotebookFile>,
+    device: &str,
+) -> Result<String> {
+    let name = format!("chapter-{}.ipynb", run.number);
+    let figure = |file: &str| {
+        run.figures
+            .iter()
+            .find(|(n, _)| n == file)
+            .map(|(_, png)| png.clone())
+    };
+    crossent::ipynb::write::write(
+        &out.join(&name),
+        &crossent::ipynb::write::Replication {
+            chapter: run.number,
+            records: &run.records,
+            figure: &figure,
+            device,
+            original,
+        },
+    )?;
+    Ok(name)
 }
 
 /// The PNG files in a chapter's figure folder, by name.

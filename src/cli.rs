@@ -13,6 +13,21 @@ pub struct CommonArgs {
     pub device: DeviceChoice,
 }
 
+/// The flags that read and write Jupyter notebooks, on every chapter.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct NotebookArgs {
+    /// Compare against this Jupyter notebook (the original .ipynb, or a re-run of it)
+    /// instead of the outputs built into the chapter; random inputs the notebook printed
+    /// are read from it too
+    #[arg(long, value_name = "FILE.ipynb")]
+    pub notebook: Option<std::path::PathBuf>,
+
+    /// Also write the replication as a Jupyter notebook (nbformat 4.5): the original's
+    /// cells with our outputs when --notebook is given, else the chapter's own cells
+    #[arg(long, value_name = "FILE.ipynb")]
+    pub write_notebook: Option<std::path::PathBuf>,
+}
+
 /// Parses the command line. `--help` prints the help and exits 0; a bad flag or value
 /// prints one line naming it and exits 2. Also settles the thread count (see
 /// `settle_thread_count`), before any thread starts.

@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod device;
 pub mod files;
+pub mod ipynb;
 pub mod lesson;
 pub mod linear;
 pub mod loss;

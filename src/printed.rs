@@ -77,6 +77,30 @@ pub fn numbers(text: &str) -> Vec<PrintedNumber> {
     split(text).numbers
 }
 
+/// The `count` numbers a printed tensor holds, as the input a chapter runs on; `what`
+/// names it in the error when the text holds another count or a number that is not
+/// finite (a notebook file that printed something else there).
+///
+/// ```
+/// let x = crossent::printed::input_values("tensor([[ 1.3877, -1.2656]])", 2, "x")?;
+/// assert_eq!(x, vec![1.3877, -1.2656]);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn input_values(text: &str, count: usize, what: &str) -> anyhow::Result<Vec<f64>> {
+    let values: Vec<f64> = numbers(text).into_iter().map(|n| n.value).collect();
+    if values.len() != count {
+        anyhow::bail!(
+            "the notebook's {what} prints {} numbers where the chapter needs {count}; \
+             is it the chapter's notebook?",
+            values.len()
+        );
+    }
+    if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+        anyhow::bail!("the notebook's {what} holds {bad}, which the chapter cannot run on");
+    }
+    Ok(values)
+}
+
 /// Parses a number at the start of `s`: its byte length and value.
 fn number_at(s: &str) -> Option<(usize, PrintedNumber)> {
     let bytes = s.as_bytes();

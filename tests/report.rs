@@ -221,7 +221,9 @@ fn pages_are_self_contained_with_at_least_twelve_pngs() {
         }
         for href in attributes(&page, "href") {
             let local = href.starts_with('#')
-                || (href.ends_with(".html") && !href.contains(':') && !href.contains('/'));
+                || ((href.ends_with(".html") || href.ends_with(".ipynb"))
+                    && !href.contains(':')
+                    && !href.contains('/'));
             assert!(local, "{name}: a link off the page: {href}");
         }
     }
@@ -243,6 +245,7 @@ fn text_is_escaped() {
             Record::Cell {
                 cell: 1,
                 code: "if a < b && c > d: print('<x>')".into(),
+                matched: None,
             },
             Record::Output {
                 cell: 1,
@@ -254,6 +257,7 @@ fn text_is_escaped() {
         error: None,
         seconds: 0.0,
         figures: Vec::new(),
+        notebook: Some("chapter-9.ipynb".into()),
     };
     let page = html::chapter_page(&run);
     assert!(page.contains("if a &lt; b &amp;&amp; c &gt; d: print(&#39;&lt;x&gt;&#39;)"));

@@ -14,16 +14,28 @@
 //!
 //! A silent harness prints nothing and only measures how far the outputs are from the
 //! notebook's printed values; `refine` uses it to choose inputs.
+//!
+//! Given a notebook file (`--notebook`), the file is the oracle: each cell is matched to
+//! the file's cell (see `crate::ipynb::matching`) and compared with what that cell
+//! printed, instead of the text built into the chapter. Until the matcher has judged
+//! that the file is the chapter's notebook, what the chapter prints is held back, so
+//! that a wrong file ends in its one error line. With `--write-notebook`, `finish` also
+//! writes the run as a Jupyter notebook (see `crate::ipynb::write`).
 
 pub mod record;
 pub mod terminal;
 
+use crate::cli::NotebookArgs;
+use crate::ipynb::{CellMatch, Matcher, NotebookFile};
 use crate::printed::{self, PrintedNumber};
 use crate::pt;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use candle_core::Tensor;
 use record::{Record, Status, Summary};
+use std::borrow::Cow;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// An agreed tolerance for an output that cannot match the notebook digit for digit.
 #[derive(Clone, Debug)]
@@ -71,7 +83,20 @@ pub struct Notebook {
     records: Vec<Record>,
     /// Off the CPU, last-digit differences are reported as deviations, not failures.
     device_tolerance: Option<Tolerance>,
+    device_name: String,
     misfit: Misfit,
+    /// The chapter's number, which names its cells in the notebooks it writes.
+    chapter: usize,
+    /// The notebook file compared against, and the matching of its cells.
+    matcher: Option<Arc<Matcher>>,
+    /// Cells asked for so far, printed or not (the matching goes by it).
+    position: usize,
+    /// Printed text held back until the matcher accepts the file.
+    pending: Vec<String>,
+    /// Where `finish` writes the run as a notebook.
+    write_to: Option<PathBuf>,
+    /// The folder the chapter writes its figures into.
+    figure_dir: Option<PathBuf>,
 }
 
 impl Notebook {
@@ -91,26 +116,207 @@ impl Notebook {
         Self::with_mode(true)
     }
 
+    /// The harness of chapter `chapter`, with the notebook flags: a notebook file to
+    /// compare against (read and checked here: a bad file is one error) and one to write.
+    ///
+    /// ```
+    /// use crossent::cli::NotebookArgs;
+    /// use crossent::notebook::Notebook;
+    /// let mut nb = Notebook::for_chapter(9, "Chapter 9", "a test", &NotebookArgs::default())?;
+    /// nb.show("1 + 1", "2", "2");
+    /// assert!(nb.passed());
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
+    pub fn for_chapter(
+        chapter: usize,
+        title: &str,
+        origin: &str,
+        args: &NotebookArgs,
+    ) -> Result<Self> {
+        let mut nb = Self::with_mode(false);
+        nb.chapter = chapter;
+        if let Some(path) = &args.notebook {
+            let file = NotebookFile::read(path)?;
+            nb.matcher = Some(Arc::new(Matcher::new(Arc::new(file), chapter)));
+        }
+        if let Some(path) = &args.write_notebook {
+            nb.write_to = Some(checked_destination(path)?);
+        }
+        nb.record(Record::Header {
+            title: title.into(),
+            origin: origin.into(),
+        });
+        Ok(nb)
+    }
+
+    /// A silent harness that compares against the same notebook file as this one, for
+    /// `refine`'s runs.
+    pub fn silent_twin(&self) -> Self {
+        let mut twin = Self::with_mode(true);
+        twin.chapter = self.chapter;
+        twin.matcher = self.matcher.clone();
+        twin.device_tolerance = self.device_tolerance.clone();
+        twin
+    }
+
     fn with_mode(silent: bool) -> Self {
         Self {
             silent,
             cells: 0,
             records: Vec::new(),
             device_tolerance: None,
+            device_name: "cpu".into(),
             misfit: Misfit::default(),
+            chapter: 0,
+            matcher: None,
+            position: 0,
+            pending: Vec::new(),
+            write_to: None,
+            figure_dir: None,
         }
     }
 
-    /// The records, for a renderer that keeps them (the report).
-    pub fn into_records(self) -> Vec<Record> {
-        self.records
+    /// Tells the harness where the chapter writes its figures, so that a notebook written
+    /// from the run can hold them.
+    pub fn figures_in(&mut self, dir: &std::path::Path) {
+        self.figure_dir = Some(dir.to_path_buf());
+    }
+
+    /// The notebook file compared against, if one was given.
+    pub fn notebook_file(&self) -> Option<&Arc<NotebookFile>> {
+        self.matcher.as_ref().map(|m| m.file())
+    }
+
+    /// The records, for a renderer that keeps them (the report); fails as `finish` does
+    /// when the notebook file given turned out not to be the chapter's.
+    pub fn into_records(mut self) -> Result<Vec<Record>> {
+        self.close()?;
+        Ok(self.records)
+    }
+
+    /// Ends the matching: judges the file if it is still undecided, prints what was held
+    /// back, and records how the cells matched.
+    fn close(&mut self) -> Result<()> {
+        let Some(matcher) = self.matcher.clone() else {
+            return Ok(());
+        };
+        if let Err(why) = matcher.decide_now() {
+            bail!(why);
+        }
+        self.flush_pending();
+        let file = matcher.file();
+        let mut matched_by: Vec<(crate::ipynb::Rule, usize)> = Vec::new();
+        let mut unmatched_chapter_cells = Vec::new();
+        for record in &self.records {
+            if let Record::Cell { cell, matched, .. } = record {
+                match matched {
+                    Some(m) => match matched_by.iter_mut().find(|(r, _)| *r == m.rule) {
+                        Some((_, n)) => *n += 1,
+                        None => matched_by.push((m.rule, 1)),
+                    },
+                    None => unmatched_chapter_cells.push(*cell),
+                }
+            }
+        }
+        matched_by.sort_by_key(|(rule, _)| *rule as u8);
+        let unmatched_file_cells = matcher
+            .unmatched_file_cells()
+            .into_iter()
+            .map(|i| {
+                let cell = &file.cells[i];
+                let first = cell.source.trim().lines().next().unwrap_or("");
+                let first: String = first.chars().take(70).collect();
+                (i, cell.id.clone(), first)
+            })
+            .collect();
+        self.record(Record::NotebookFile {
+            file: file.name.clone(),
+            sha256: file.sha256.clone(),
+            code_cells: file.code_cells().count(),
+            matched_by,
+            unmatched_chapter_cells,
+            unmatched_file_cells,
+        });
+        Ok(())
+    }
+
+    fn flush_pending(&mut self) {
+        for text in self.pending.drain(..) {
+            emit(&text);
+        }
+    }
+
+    /// An error once the notebook file given has been judged not to be the chapter's.
+    fn fail_if_refused(&self) -> Result<()> {
+        if let Some(Some(Err(why))) = self.matcher.as_ref().map(|m| m.verdict()) {
+            bail!(why);
+        }
+        Ok(())
+    }
+
+    /// The next cell's match in the notebook file, if a file was given and it matched.
+    fn locate(&mut self, code: &str) -> Option<CellMatch> {
+        self.position += 1;
+        self.matcher.as_ref()?.lookup(self.position, code)
+    }
+
+    /// What the notebook printed for the cell: the chapter's built-in text, or with a
+    /// file, what the matched cell printed; `Err` says why there is nothing to compare.
+    fn expected<'a>(
+        &self,
+        matched: &Option<CellMatch>,
+        builtin: &'a str,
+    ) -> std::result::Result<Cow<'a, str>, String> {
+        let Some(matcher) = &self.matcher else {
+            return Ok(Cow::Borrowed(builtin));
+        };
+        let file = matcher.file();
+        match matched {
+            None => Err(format!("no code cell of {} has this code", file.name)),
+            Some(m) => file.cells[m.index]
+                .printed
+                .clone()
+                .map(Cow::Owned)
+                .ok_or_else(|| format!("its cell in {} printed nothing", file.name)),
+        }
+    }
+
+    /// The text a notebook cell printed, for reading a random input from it: the
+    /// chapter's built-in text, or with a notebook file, what its cell whose code is
+    /// `code` printed (a re-run of the notebook brings its own draws this way).
+    pub fn printed_input(&self, code: &str, builtin: &str) -> Result<String> {
+        self.fail_if_refused()?;
+        let Some(matcher) = &self.matcher else {
+            return Ok(builtin.to_string());
+        };
+        let file = matcher.file();
+        matcher
+            .find(code)
+            .and_then(|i| file.cells[i].printed.clone())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} has no code cell `{code}` with a printed output, and chapter {} reads \
+                     its random input from it; give chapter {}'s notebook",
+                    file.name,
+                    self.chapter,
+                    self.chapter
+                )
+            })
     }
 
     /// Keeps a record and, unless silent, prints it. A silent harness, which `refine`
     /// runs thousands of times, keeps only what decides `passed` (outputs and checks).
     fn record(&mut self, record: Record) {
         if !self.silent {
-            emit(&terminal::render(&record));
+            let text = terminal::render(&record);
+            match self.matcher.as_ref().map(|m| m.verdict()) {
+                Some(None) => self.pending.push(text),
+                Some(Some(Err(_))) => {}
+                _ => {
+                    self.flush_pending();
+                    emit(&text);
+                }
+            }
         } else if !matches!(record, Record::Output { .. } | Record::Check { .. }) {
             return;
         }
@@ -122,6 +328,7 @@ impl Notebook {
     /// deviation within tolerance, with the device as its reason, instead of a mismatch:
     /// GPU kernels round differently from the CPU ones the notebook ran.
     pub fn on_device(&mut self, device: &candle_core::Device) {
+        self.device_name = crate::device::name(device);
         self.device_tolerance = (!device.is_cpu()).then(|| Tolerance {
             abs: 2e-4,
             reason: format!(
@@ -145,26 +352,39 @@ impl Notebook {
         self.record(Record::Heading { text: text.into() });
     }
 
-    fn open_cell(&mut self, code: &str) -> usize {
+    fn open_cell(&mut self, code: &str, matched: Option<CellMatch>) -> usize {
         self.cells += 1;
         let cell = self.cells;
         self.record(Record::Cell {
             cell,
             code: code.into(),
+            matched,
         });
         cell
     }
 
     /// A cell that prints nothing (imports, definitions, assignments).
     pub fn code(&mut self, code: &str) {
-        self.open_cell(code);
+        let matched = self.locate(code);
+        self.open_cell(code, matched);
     }
 
     /// A cell whose output is text (a shape, an int, a Python object): compared verbatim.
     pub fn show(&mut self, code: &str, output: &str, notebook: &str) {
-        let n = self.open_cell(code);
-        self.add_misfit_of_text(output, notebook);
-        self.compare(n, output, notebook, None);
+        let matched = self.locate(code);
+        let expected = self.expected(&matched, notebook);
+        let n = self.open_cell(code, matched);
+        match expected {
+            Ok(notebook) => {
+                self.add_misfit_of_text(output, &notebook);
+                self.compare(n, output, &notebook, None);
+            }
+            Err(reason) => self.not_in_notebook(n, output, reason),
+        }
+    }
+
+    fn not_in_notebook(&mut self, cell: usize, output: &str, reason: String) {
+        self.output(cell, output, "", Status::NotInNotebook { reason });
     }
 
     /// A cell whose output is a tensor, printed as PyTorch prints it and compared verbatim.
@@ -185,6 +405,7 @@ impl Notebook {
 
     /// A cell whose output is a Python tuple of tensors, printed as Python prints it.
     pub fn tensor_tuple(&mut self, code: &str, ts: &[&Tensor], notebook: &str) -> Result<()> {
+        self.fail_if_refused()?;
         let hosts = ts
             .iter()
             .map(|t| pt::HostTensor::from_tensor(t))
@@ -211,6 +432,9 @@ impl Notebook {
         notebook: &str,
         tolerance: Option<&Tolerance>,
     ) -> Result<()> {
+        self.fail_if_refused()?;
+        let matched = self.locate(code);
+        let expected = self.expected(&matched, notebook);
         let mut floats = Vec::new();
         let mut all_float = true;
         for host in hosts {
@@ -221,7 +445,9 @@ impl Notebook {
         }
         if self.silent && all_float {
             // Only the misfit is wanted: measure the values, skip the formatting.
-            self.add_misfit_of_values(&floats, notebook);
+            if let Ok(notebook) = &expected {
+                self.add_misfit_of_values(&floats, notebook);
+            }
             return Ok(());
         }
         let reprs: Vec<String> = hosts.iter().map(pt::repr_host).collect();
@@ -230,13 +456,20 @@ impl Notebook {
         } else {
             reprs.concat()
         };
-        let n = self.open_cell(code);
+        let n = self.open_cell(code, matched);
+        let notebook = match expected {
+            Ok(notebook) => notebook,
+            Err(reason) => {
+                self.not_in_notebook(n, &output, reason);
+                return Ok(());
+            }
+        };
         if all_float {
-            self.add_misfit_of_values(&floats, notebook);
+            self.add_misfit_of_values(&floats, &notebook);
         } else {
-            self.add_misfit_of_text(&output, notebook);
+            self.add_misfit_of_text(&output, &notebook);
         }
-        self.compare(n, &output, notebook, tolerance);
+        self.compare(n, &output, &notebook, tolerance);
         Ok(())
     }
 
@@ -313,21 +546,34 @@ impl Notebook {
         notebook: &str,
         damage: &str,
     ) -> Result<()> {
+        self.fail_if_refused()?;
+        let matched = self.locate(code);
         let host = pt::HostTensor::from_tensor(t)?;
         if self.silent {
             return Ok(());
         }
+        let expected = self.expected(&matched, notebook);
         let output = pt::repr_host(&host);
-        let n = self.open_cell(code);
-        let theirs = printed_tokens(notebook);
-        let status = if !theirs.is_empty() && printed_tokens(&output) == theirs {
+        let n = self.open_cell(code, matched);
+        let notebook = match expected {
+            Ok(notebook) => notebook,
+            Err(reason) => {
+                self.not_in_notebook(n, &output, reason);
+                return Ok(());
+            }
+        };
+        let theirs = printed_tokens(&notebook);
+        // A notebook file holds the text undamaged: it may match verbatim.
+        let status = if output == notebook {
+            Status::Verbatim
+        } else if !theirs.is_empty() && printed_tokens(&output) == theirs {
             Status::NumberForNumber {
                 damage: damage.into(),
             }
         } else {
             Status::Mismatch
         };
-        self.output(n, &output, notebook, status);
+        self.output(n, &output, &notebook, status);
         Ok(())
     }
 
@@ -335,17 +581,28 @@ impl Notebook {
     /// the author's machine, or a different copy of the data): printed beside the
     /// notebook's text and listed as a deviation with its reason.
     pub fn show_incomparable(&mut self, code: &str, output: &str, notebook: &str, reason: &str) {
-        let n = self.open_cell(code);
+        let (n, notebook) = self.open_uncompared(code, notebook);
         let reason = reason.into();
-        self.output(n, output, notebook, Status::NotComparable { reason });
+        self.output(n, output, &notebook, Status::NotComparable { reason });
+    }
+
+    /// Opens a cell whose output is shown beside the notebook's without comparing them;
+    /// gives the cell's number and the notebook's text (empty when a file given has none).
+    fn open_uncompared(&mut self, code: &str, builtin: &str) -> (usize, String) {
+        let matched = self.locate(code);
+        let notebook = self
+            .expected(&matched, builtin)
+            .map(Cow::into_owned)
+            .unwrap_or_default();
+        (self.open_cell(code, matched), notebook)
     }
 
     /// A cell whose output depends on a random draw the notebook did not record (its
     /// seed): printed beside the notebook's text, not compared.
     pub fn show_seeded(&mut self, code: &str, output: &str, notebook: &str, reason: &str) {
-        let n = self.open_cell(code);
+        let (n, notebook) = self.open_uncompared(code, notebook);
         let reason = reason.into();
-        self.output(n, output, notebook, Status::Seeded { reason });
+        self.output(n, output, &notebook, Status::Seeded { reason });
     }
 
     /// A mistake of the notebook: what is wrong, shown and explained. Listed in the
@@ -387,7 +644,8 @@ impl Notebook {
 
     /// A cell that could not run here (data absent); counted and named in the summary.
     pub fn not_run(&mut self, code: &str, reason: &str) {
-        let cell = self.open_cell(code);
+        let matched = self.locate(code);
+        let cell = self.open_cell(code, matched);
         self.record(Record::NotRun {
             cell,
             reason: reason.into(),
@@ -409,7 +667,13 @@ impl Notebook {
         code: &str,
         draw: impl FnOnce() -> Result<FigureRecord>,
     ) -> Result<()> {
-        let cell = self.open_cell(code);
+        self.fail_if_refused()?;
+        let matched = self.locate(code);
+        let original_images = match (&matched, &self.matcher) {
+            (Some(m), Some(matcher)) => matcher.file().cells[m.index].images.clone(),
+            _ => Vec::new(),
+        };
+        let cell = self.open_cell(code, matched);
         if self.silent {
             return Ok(());
         }
@@ -418,6 +682,7 @@ impl Notebook {
             cell,
             file: drawn.relative_path,
             summary: drawn.summary,
+            original_images,
         });
         Ok(())
     }
@@ -434,12 +699,22 @@ impl Notebook {
 
     /// Prints the summary, writes the records where `CROSSENT_RECORD` asks, and returns
     /// the exit code for the chapter.
-    pub fn finish(self) -> ExitCode {
+    pub fn finish(mut self) -> ExitCode {
+        if let Err(e) = self.close() {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
         let summary = self.summary();
         emit(&terminal::summary(&summary));
         if let Some(path) = std::env::var_os("CROSSENT_RECORD") {
             if let Err(e) = write_records(std::path::Path::new(&path), &self.records) {
                 eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+        if let Some(path) = &self.write_to {
+            if let Err(e) = self.write_notebook(path) {
+                eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
                 return ExitCode::FAILURE;
             }
         }
@@ -449,6 +724,63 @@ impl Notebook {
             ExitCode::FAILURE
         }
     }
+}
+
+impl Notebook {
+    /// Writes the run as a Jupyter notebook (see `crate::ipynb::write`).
+    fn write_notebook(&self, path: &std::path::Path) -> Result<()> {
+        let figure_dir = self.figure_dir.clone();
+        let figure = move |file: &str| -> Option<Vec<u8>> {
+            let path = figure_dir.as_ref()?.join(file);
+            read_figure(&path)
+        };
+        let original = self.notebook_file().map(|f| f.as_ref());
+        crate::ipynb::write::write(
+            path,
+            &crate::ipynb::write::Replication {
+                chapter: self.chapter,
+                records: &self.records,
+                figure: &figure,
+                device: &self.device_name,
+                original,
+            },
+        )
+    }
+}
+
+/// A figure the chapter wrote, read back for a notebook (bounded: figures are small).
+pub fn read_figure(path: &std::path::Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(64 << 20)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    Some(bytes)
+}
+
+/// The path `--write-notebook` names, checked before the chapter runs: its folder must
+/// exist, and it must not be a folder itself.
+fn checked_destination(path: &std::path::Path) -> Result<PathBuf> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !dir.is_dir() {
+        bail!(
+            "cannot write the notebook {}: the folder {} does not exist; create it or choose another",
+            path.display(),
+            dir.display()
+        );
+    }
+    if path.is_dir() {
+        bail!(
+            "cannot write the notebook {}: it is a folder; name a file (FILE.ipynb)",
+            path.display()
+        );
+    }
+    Ok(path.to_path_buf())
 }
 
 /// Writes the records as JSON, through a temporary file renamed when complete.

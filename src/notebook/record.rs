@@ -3,6 +3,7 @@
 //! output, the HTML report and `report.json` are all rendered from these records, so no
 //! value is computed or formatted twice. `Summary` counts them.
 
+use crate::ipynb::matching::{CellMatch, Rule};
 use serde::{Deserialize, Serialize};
 
 /// One event of a chapter run.
@@ -17,10 +18,13 @@ pub enum Record {
     Heading {
         text: String,
     },
-    /// A code cell, numbered from 1.
+    /// A code cell, numbered from 1; with a notebook file given, the file cell it
+    /// reproduces and by which rule it was matched.
     Cell {
         cell: usize,
         code: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        matched: Option<CellMatch>,
     },
     /// The output computed here, the notebook's printed output, and how they compare.
     Output {
@@ -63,6 +67,23 @@ pub enum Record {
         cell: usize,
         file: String,
         summary: String,
+        /// The base64 PNGs the notebook file's cell displayed, for the report to show
+        /// beside ours (not serialised: the file holds them).
+        #[serde(skip)]
+        original_images: Vec<String>,
+    },
+    /// The notebook file compared against, and how the chapter's cells matched its cells.
+    NotebookFile {
+        file: String,
+        sha256: String,
+        code_cells: usize,
+        /// How many chapter cells matched by each rule, in rule order.
+        matched_by: Vec<(Rule, usize)>,
+        /// Chapter cells that matched no cell of the file.
+        unmatched_chapter_cells: Vec<usize>,
+        /// The file's code cells that no chapter cell reproduces: (index from 0, id, the
+        /// first line of its source).
+        unmatched_file_cells: Vec<(usize, Option<String>, String)>,
     },
 }
 
@@ -91,6 +112,11 @@ pub enum Status {
     NotComparable {
         reason: String,
     },
+    /// The notebook file given has no output to compare with (no cell of it matches, or
+    /// the matching cell printed nothing).
+    NotInNotebook {
+        reason: String,
+    },
 }
 
 impl Status {
@@ -114,6 +140,7 @@ impl Status {
             Status::Mismatch => "mismatch",
             Status::Seeded { .. } => "seeded",
             Status::NotComparable { .. } => "not_comparable",
+            Status::NotInNotebook { .. } => "not_in_notebook",
         }
     }
 
@@ -134,6 +161,7 @@ impl Status {
             Status::Seeded { reason } | Status::NotComparable { reason } => {
                 Some(format!("not comparable: {reason}"))
             }
+            Status::NotInNotebook { reason } => Some(format!("not compared: {reason}")),
             Status::Verbatim | Status::Mismatch => None,
         }
     }
@@ -153,6 +181,9 @@ pub struct Summary {
     pub mismatched: Vec<usize>,
     pub seeded: usize,
     pub not_comparable: usize,
+    /// Outputs the notebook file given had nothing to compare with.
+    #[serde(default)]
+    pub not_in_notebook: usize,
     pub checks_passed: usize,
     pub checks_failed: Vec<String>,
     pub figures: usize,
@@ -171,7 +202,7 @@ impl Summary {
                     s.title = title.clone();
                     s.origin = origin.clone();
                 }
-                Record::Heading { .. } | Record::Extra { .. } => {}
+                Record::Heading { .. } | Record::Extra { .. } | Record::NotebookFile { .. } => {}
                 Record::Cell { .. } => s.cells += 1,
                 Record::Output { cell, status, .. } => {
                     s.compared += usize::from(status.compared());
@@ -183,6 +214,7 @@ impl Summary {
                         Status::Mismatch => s.mismatched.push(*cell),
                         Status::Seeded { .. } => s.seeded += 1,
                         Status::NotComparable { .. } => s.not_comparable += 1,
+                        Status::NotInNotebook { .. } => s.not_in_notebook += 1,
                     }
                     if let Some(what) = status.deviation() {
                         s.deviations.push((*cell, what));

@@ -17,7 +17,7 @@ pub fn render(record: &Record) -> String {
             format!("{rule}\n{title}\nreproducing {origin}\n{rule}")
         }
         Record::Heading { text } => format!("\n## {text}"),
-        Record::Cell { cell, code } => format!("\nIn [{cell}]:\n{}", indent(code, "    ")),
+        Record::Cell { cell, code, .. } => format!("\nIn [{cell}]:\n{}", indent(code, "    ")),
         Record::Output {
             cell,
             output,
@@ -61,7 +61,64 @@ pub fn render(record: &Record) -> String {
         Record::Figure { file, summary, .. } => {
             format!("  [figure written: {file}]\n{}", indent(summary, "    "))
         }
+        Record::NotebookFile {
+            file,
+            sha256,
+            code_cells,
+            matched_by,
+            unmatched_chapter_cells,
+            unmatched_file_cells,
+        } => notebook_file(
+            file,
+            sha256,
+            *code_cells,
+            matched_by,
+            unmatched_chapter_cells,
+            unmatched_file_cells,
+        ),
     }
+}
+
+/// How the chapter's cells matched the notebook file given.
+fn notebook_file(
+    file: &str,
+    sha256: &str,
+    code_cells: usize,
+    matched_by: &[(crate::ipynb::matching::Rule, usize)],
+    unmatched_chapter_cells: &[usize],
+    unmatched_file_cells: &[(usize, Option<String>, String)],
+) -> String {
+    let matched: usize = matched_by.iter().map(|(_, n)| n).sum();
+    let rules = matched_by
+        .iter()
+        .map(|(rule, n)| format!("{n} by {}", rule.name()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut lines = vec![
+        String::new(),
+        format!("notebook file: {file} (sha256 {})", &sha256[..sha256.len().min(16)]),
+        format!("  chapter cells matched to its {code_cells} code cells: {matched} ({rules})"),
+    ];
+    if !unmatched_chapter_cells.is_empty() {
+        let cells: Vec<String> = unmatched_chapter_cells.iter().map(|c| c.to_string()).collect();
+        lines.push(format!(
+            "  chapter cells with no cell in the file: {}",
+            cells.join(", ")
+        ));
+    }
+    if unmatched_file_cells.is_empty() {
+        lines.push("  code cells of the file not reproduced: none".into());
+    } else {
+        lines.push(format!(
+            "  code cells of the file not reproduced: {}",
+            unmatched_file_cells.len()
+        ));
+        for (index, id, first_line) in unmatched_file_cells {
+            let id = id.as_deref().map(|i| format!(" (id {i})")).unwrap_or_default();
+            lines.push(format!("    file cell {}{id}: {first_line}", index + 1));
+        }
+    }
+    lines.join("\n")
 }
 
 /// The summary block that ends a chapter.
@@ -81,12 +138,20 @@ pub fn summary(s: &Summary) -> String {
         format!("  within a stated tolerance: {}", s.within_tolerance),
         format!("  mismatched: {}", s.mismatched.len()),
         format!("outputs that cannot match by design: {}", s.incomparable()),
+    ];
+    if s.not_in_notebook > 0 {
+        lines.push(format!(
+            "outputs the notebook file has nothing to compare with: {}",
+            s.not_in_notebook
+        ));
+    }
+    lines.extend([
         format!(
             "checks of the chapter's own: {} passed, {} failed",
             s.checks_passed,
             s.checks_failed.len()
         ),
-    ];
+    ]);
     if s.figures > 0 {
         lines.push(format!("figures written: {}", s.figures));
     }

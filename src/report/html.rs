@@ -173,6 +173,7 @@ fn status_badge(status: &Status) -> String {
         Status::Mismatch => "differs from the notebook".to_string(),
         Status::Seeded { reason } => format!("depends on the unrecorded seed ({reason})"),
         Status::NotComparable { reason } => format!("not comparable ({reason})"),
+        Status::NotInNotebook { reason } => format!("not compared ({reason})"),
     };
     badge(status.name(), &text)
 }
@@ -191,8 +192,20 @@ fn output_view(output: &str, notebook: &str, status: &Status) -> String {
     )
 }
 
-fn figure(run: &ChapterRun, file: &str, summary: &str) -> String {
-    match run.figures.iter().find(|(name, _)| name == file) {
+fn figure(run: &ChapterRun, file: &str, summary: &str, original_images: &[String]) -> String {
+    let mut html = String::new();
+    for png in original_images {
+        // Base64 from the notebook file: kept only if it is base64, so it cannot leave the
+        // attribute.
+        if png.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)) {
+            let _ = writeln!(
+                html,
+                "<figure class=\"original\"><img src=\"data:image/png;base64,{png}\" \
+                 alt=\"the notebook's figure\"><figcaption>the notebook's figure</figcaption></figure>"
+            );
+        }
+    }
+    html + &match run.figures.iter().find(|(name, _)| name == file) {
         Some((_, png)) => format!(
             "<figure><img src=\"data:image/png;base64,{}\" alt=\"{}\">\
              <figcaption>{}</figcaption></figure>\n",
@@ -228,6 +241,13 @@ pub fn chapter_page(run: &ChapterRun) -> String {
             escape(error)
         );
         return page(&title, &body);
+    }
+    if let Some(notebook) = &run.notebook {
+        let _ = writeln!(
+            body,
+            "<p class=\"origin\">as a Jupyter notebook: <a href=\"{0}\">{0}</a></p>",
+            escape(notebook)
+        );
     }
     body.push_str(&summary_table(run, &s));
     for view in cells(&run.records) {
@@ -292,7 +312,16 @@ pub fn chapter_page(run: &ChapterRun) -> String {
                 Record::Deviation { what, .. } => {
                     format!("<p class=\"check\">deviation: {}</p>\n", escape(what))
                 }
-                Record::Figure { file, summary, .. } => figure(run, file, summary),
+                Record::Figure {
+                    file,
+                    summary,
+                    original_images,
+                    ..
+                } => figure(run, file, summary, original_images),
+                Record::NotebookFile { .. } => format!(
+                    "<pre class=\"detail\">{}</pre>\n",
+                    escape(super::super::notebook::terminal::render(item).trim_start())
+                ),
                 Record::Header { .. } | Record::Heading { .. } | Record::Cell { .. } => {
                     String::new()
                 }
@@ -344,6 +373,13 @@ pub fn index_page(runs: &[ChapterRun], device: &str) -> String {
         );
         if !s.origin.is_empty() {
             let _ = write!(title, "<br><small>{}</small>", escape(&s.origin));
+        }
+        if let Some(notebook) = &run.notebook {
+            let _ = write!(
+                title,
+                "<br><small><a href=\"{0}\">{0}</a></small>",
+                escape(notebook)
+            );
         }
         if let Some(error) = &run.error {
             let _ = write!(

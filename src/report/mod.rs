@@ -24,6 +24,8 @@ pub struct ChapterRun {
     pub seconds: f64,
     /// The PNG files its figures were written to, by file name.
     pub figures: Vec<(String, Vec<u8>)>,
+    /// The Jupyter notebook written beside the page, if one was.
+    pub notebook: Option<String>,
 }
 
 impl ChapterRun {
@@ -58,6 +60,8 @@ pub struct CellView {
     /// The notebook's markdown headings just before it.
     pub headings: Vec<String>,
     pub code: Option<String>,
+    /// The notebook file's cell it reproduces, when a file was given.
+    pub matched: Option<crate::ipynb::matching::CellMatch>,
     /// The records after the cell's code, in order.
     #[serde(skip)]
     pub items: Vec<Record>,
@@ -71,10 +75,15 @@ pub fn cells(records: &[Record]) -> Vec<CellView> {
         match record {
             Record::Header { .. } => {}
             Record::Heading { text } => headings.push(text.clone()),
-            Record::Cell { cell, code } => views.push(CellView {
+            Record::Cell {
+                cell,
+                code,
+                matched,
+            } => views.push(CellView {
                 cell: *cell,
                 headings: std::mem::take(&mut headings),
                 code: Some(code.clone()),
+                matched: matched.clone(),
                 items: Vec::new(),
             }),
             other => views
@@ -210,7 +219,8 @@ impl JsonCell {
                         }
                         Status::NumberForNumber { damage: reason }
                         | Status::Seeded { reason }
-                        | Status::NotComparable { reason } => cell.reason = Some(reason.clone()),
+                        | Status::NotComparable { reason }
+                        | Status::NotInNotebook { reason } => cell.reason = Some(reason.clone()),
                         Status::Verbatim | Status::Mismatch => {}
                     }
                 }

@@ -1,0 +1,365 @@
+//! Which cell of a notebook file each chapter cell reproduces, decided as nbdime and
+//! jupytext align cells: by cell id first, then by the source with its whitespace
+//! normalised, then by similarity, then by order.
+//!
+//! The chapter's cells arrive one at a time, numbered by their position in the chapter
+//! (the same numbers in a silent run that `refine` makes as in the printing run). The
+//! first time a position is asked for, its match is chosen greedily against the file
+//! cells not yet taken, preferring those after the last match; the answer is kept, so
+//! that the thousands of silent runs of a refinement see the same match and pay nothing.
+//!
+//! After the first `DECIDE_AFTER` positions the matcher judges whether the file is this
+//! chapter's notebook at all: fewer than half of them matched by id, source or
+//! similarity, and the file is refused in one line naming the counts.
+
+use super::read::{CellKind, NotebookFile};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// How many chapter cells decide whether the file is the chapter's notebook.
+pub const DECIDE_AFTER: usize = 8;
+/// The least similarity that matches two sources on its own.
+const SIMILAR: f64 = 0.6;
+/// The least similarity for the next cell in order to be taken as the match.
+const IN_ORDER: f64 = 0.3;
+
+/// By which rule a chapter cell was matched to a file cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// The file cell has the id this chapter gives the cell (a notebook we wrote).
+    Id,
+    /// The same source, whitespace aside.
+    Source,
+    /// A similar source (at least 60 % of character pairs in common).
+    Similarity,
+    /// The next code cell of the file, somewhat similar (at least 30 %).
+    Order,
+}
+
+impl Rule {
+    /// The rule's name, as the summary prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Id => "id",
+            Rule::Source => "source",
+            Rule::Similarity => "similarity",
+            Rule::Order => "order",
+        }
+    }
+}
+
+/// The file cell a chapter cell reproduces.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CellMatch {
+    /// The file cell's position among all its cells, from 0.
+    pub index: usize,
+    /// Its id, if it has one.
+    pub id: Option<String>,
+    pub rule: Rule,
+    /// The similarity of the two normalised sources, from 0 to 1.
+    pub similarity: f64,
+}
+
+/// The judgement on whether the file is the chapter's notebook.
+#[derive(Clone, Debug, PartialEq)]
+enum Verdict {
+    Pending,
+    Accepted,
+    Refused(String),
+}
+
+#[derive(Debug)]
+struct State {
+    /// Per chapter position (from 1): the code asked for and its match.
+    by_position: HashMap<usize, (String, Option<CellMatch>)>,
+    taken: Vec<bool>,
+    /// The file index of the latest match, in the order positions were first asked.
+    last: Option<usize>,
+    verdict: Verdict,
+}
+
+/// The matching of one chapter against one notebook file, shared by every harness of a
+/// chapter run (the printing one and the silent ones of a refinement).
+#[derive(Debug)]
+pub struct Matcher {
+    file: Arc<NotebookFile>,
+    chapter: usize,
+    normalised: Vec<String>,
+    state: Mutex<State>,
+}
+
+/// The id a chapter gives its cell at `position` in the notebooks it writes.
+pub fn chapter_cell_id(chapter: usize, position: usize) -> String {
+    format!("crossent-{chapter}-{position}")
+}
+
+impl Matcher {
+    /// A matcher of chapter `chapter`'s cells against `file`.
+    pub fn new(file: Arc<NotebookFile>, chapter: usize) -> Self {
+        let normalised = file.cells.iter().map(|c| normalise(&c.source)).collect();
+        let taken = vec![false; file.cells.len()];
+        Self {
+            file,
+            chapter,
+            normalised,
+            state: Mutex::new(State {
+                by_position: HashMap::new(),
+                taken,
+                last: None,
+                verdict: Verdict::Pending,
+            }),
+        }
+    }
+
+    /// The file matched against.
+    pub fn file(&self) -> &Arc<NotebookFile> {
+        &self.file
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere cannot leave the state half-updated: each update is whole.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The match of the chapter cell at `position` (from 1) whose code is `code`.
+    pub fn lookup(&self, position: usize, code: &str) -> Option<CellMatch> {
+        let mut state = self.state();
+        if let Some((known, found)) = state.by_position.get(&position) {
+            if known == code {
+                return found.clone();
+            }
+        }
+        let found = self.choose(&state, position, code);
+        if let Some(m) = &found {
+            state.taken[m.index] = true;
+            state.last = Some(m.index);
+        }
+        state
+            .by_position
+            .insert(position, (code.to_string(), found.clone()));
+        if state.verdict == Verdict::Pending && state.by_position.len() >= DECIDE_AFTER {
+            state.verdict = self.judge(&state);
+        }
+        found
+    }
+
+    fn choose(&self, state: &State, position: usize, code: &str) -> Option<CellMatch> {
+        let wanted = normalise(code);
+        let open: Vec<usize> = self
+            .file
+            .cells
+            .iter()
+            .filter(|c| c.kind == CellKind::Code && !state.taken[c.index])
+            .map(|c| c.index)
+            .collect();
+        // Cells after the last match first, then the rest, each in file order.
+        let after = |i: &usize| state.last.is_none_or(|last| *i > last);
+        let ordered: Vec<usize> = open
+            .iter()
+            .copied()
+            .filter(after)
+            .chain(open.iter().copied().filter(|i| !after(i)))
+            .collect();
+        let make = |index: usize, rule: Rule| CellMatch {
+            index,
+            id: self.file.cells[index].id.clone(),
+            rule,
+            similarity: similarity(&wanted, &self.normalised[index]),
+        };
+        let id = chapter_cell_id(self.chapter, position);
+        if let Some(&i) = ordered
+            .iter()
+            .find(|&&i| self.file.cells[i].id.as_deref() == Some(&id))
+        {
+            return Some(make(i, Rule::Id));
+        }
+        if let Some(&i) = ordered.iter().find(|&&i| self.normalised[i] == wanted) {
+            return Some(make(i, Rule::Source));
+        }
+        let mut best: Option<(usize, f64)> = None;
+        for &i in &ordered {
+            let s = similarity(&wanted, &self.normalised[i]);
+            if s >= SIMILAR && best.is_none_or(|(_, b)| s > b) {
+                best = Some((i, s));
+            }
+        }
+        if let Some((i, _)) = best {
+            return Some(make(i, Rule::Similarity));
+        }
+        let next = ordered.first().copied().filter(after)?;
+        (similarity(&wanted, &self.normalised[next]) >= IN_ORDER).then(|| make(next, Rule::Order))
+    }
+
+    fn judge(&self, state: &State) -> Verdict {
+        let asked = state.by_position.len();
+        let matched = state
+            .by_position
+            .values()
+            .filter(|(_, m)| m.as_ref().is_some_and(|m| m.rule != Rule::Order))
+            .count();
+        if matched * 2 >= asked {
+            Verdict::Accepted
+        } else {
+            Verdict::Refused(format!(
+                "{} does not look like chapter {}'s notebook: only {matched} of the chapter's \
+                 first {asked} cells match one of its {} code cells; give chapter {}'s notebook",
+                self.file.name,
+                self.chapter,
+                self.file.code_cells().count(),
+                self.chapter
+            ))
+        }
+    }
+
+    /// `None` while undecided, `Some(Ok)` once the file is accepted, `Some(Err(why))` once
+    /// refused.
+    pub fn verdict(&self) -> Option<Result<(), String>> {
+        match &self.state().verdict {
+            Verdict::Pending => None,
+            Verdict::Accepted => Some(Ok(())),
+            Verdict::Refused(why) => Some(Err(why.clone())),
+        }
+    }
+
+    /// Decides with the positions asked so far (a chapter shorter than `DECIDE_AFTER`).
+    pub fn decide_now(&self) -> Result<(), String> {
+        let mut state = self.state();
+        if state.verdict == Verdict::Pending {
+            state.verdict = self.judge(&state);
+        }
+        match &state.verdict {
+            Verdict::Refused(why) => Err(why.clone()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The file's code cells that no chapter cell matched, by file index.
+    pub fn unmatched_file_cells(&self) -> Vec<usize> {
+        let state = self.state();
+        self.file
+            .code_cells()
+            .filter(|c| !state.taken[c.index] && !c.source.trim().is_empty())
+            .map(|c| c.index)
+            .collect()
+    }
+
+    /// The file cell whose source is `code`'s (whitespace aside), or else the most similar
+    /// one, for reading an input the notebook printed; nothing is taken.
+    pub fn find(&self, code: &str) -> Option<usize> {
+        let wanted = normalise(code);
+        let code_cells = || self.file.code_cells().map(|c| c.index);
+        code_cells()
+            .find(|&i| self.normalised[i] == wanted)
+            .or_else(|| {
+                code_cells()
+                    .map(|i| (i, similarity(&wanted, &self.normalised[i])))
+                    .filter(|&(_, s)| s >= SIMILAR)
+                    .fold(None, |best: Option<(usize, f64)>, (i, s)| match best {
+                        Some((_, b)) if b >= s => best,
+                        _ => Some((i, s)),
+                    })
+                    .map(|(i, _)| i)
+            })
+    }
+}
+
+/// A source with every run of whitespace made one space, and none at either end.
+pub fn normalise(source: &str) -> String {
+    source.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The Dice coefficient of the two texts' character bigrams (with multiplicity): 1 for
+/// equal texts, 0 for texts with no pair of adjacent characters in common. Linear in
+/// the texts' lengths, so a file of many long cells costs little.
+pub fn similarity(a: &str, b: &str) -> f64 {
+    if a == b {
+        return 1.0;
+    }
+    let bigrams = |s: &str| {
+        let chars: Vec<char> = s.chars().collect();
+        let mut counts: HashMap<(char, char), usize> = HashMap::new();
+        for w in chars.windows(2) {
+            *counts.entry((w[0], w[1])).or_default() += 1;
+        }
+        (counts, chars.len().saturating_sub(1))
+    };
+    let (ca, na) = bigrams(a);
+    let (cb, nb) = bigrams(b);
+    if na + nb == 0 {
+        return 0.0;
+    }
+    let common: usize = ca
+        .iter()
+        .map(|(k, &n)| n.min(cb.get(k).copied().unwrap_or(0)))
+        .sum();
+    2.0 * common as f64 / (na + nb) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(cells: &[(&str, Option<&str>)]) -> Arc<NotebookFile> {
+        let cells: Vec<serde_json::Value> = cells
+            .iter()
+            .map(|(source, id)| {
+                let mut c = serde_json::json!({"cell_type": "code", "metadata": {},
+                    "source": source, "outputs": []});
+                if let Some(id) = id {
+                    c["id"] = (*id).into();
+                }
+                c
+            })
+            .collect();
+        let nb = serde_json::json!({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+            "cells": cells});
+        Arc::new(NotebookFile::from_bytes("t.ipynb", nb.to_string().as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn each_rule_in_turn() {
+        let f = file(&[
+            ("import torch", None),
+            ("x  =  torch.randn(5,\n 3)", None),
+            ("anything", Some("crossent-2-3")),
+            ("loss = nll(log_softmax(pred), y_train)", None),
+            ("model", None),
+            ("y", None),
+        ]);
+        let m = Matcher::new(f, 2);
+        assert_eq!(m.lookup(1, "import torch").unwrap().rule, Rule::Source);
+        assert_eq!(m.lookup(2, "x = torch.randn(5, 3)").unwrap().rule, Rule::Source);
+        let by_id = m.lookup(3, "something else").unwrap();
+        assert_eq!((by_id.rule, by_id.index), (Rule::Id, 2));
+        let similar = m.lookup(4, "loss = nll(log_softmax(pred), y_valid)").unwrap();
+        assert_eq!((similar.rule, similar.index), (Rule::Similarity, 3));
+        let in_order = m.lookup(5, "print(model)").unwrap();
+        assert_eq!((in_order.rule, in_order.index), (Rule::Order, 4));
+        assert_eq!(m.unmatched_file_cells(), vec![5]);
+        // Asking again returns the same answer, whatever was taken since.
+        assert_eq!(m.lookup(1, "import torch").unwrap().index, 0);
+    }
+
+    #[test]
+    fn a_wrong_notebook_is_refused_with_counts() {
+        let f = file(&[("from fastai.vision.all import *", None); 10]);
+        let m = Matcher::new(f, 2);
+        for (k, code) in ["x", "target", "x.exp()", "softmax(x)", "a", "b", "c", "d"]
+            .iter()
+            .enumerate()
+        {
+            m.lookup(k + 1, code);
+        }
+        let why = m.verdict().unwrap().unwrap_err();
+        assert!(why.contains("only 0 of the chapter's first 8 cells"), "{why}");
+    }
+
+    #[test]
+    fn similarity_is_dice_of_bigrams() {
+        assert_eq!(similarity("abc", "abc"), 1.0);
+        assert_eq!(similarity("ab", "cd"), 0.0);
+        assert!((similarity("night", "nacht") - 0.25).abs() < 1e-12);
+    }
+}
