@@ -98,7 +98,8 @@ fn notebook(nb: &mut Notebook, device: &Device, out: &Path, data_dir: Option<&Pa
         let items: Vec<String> = files.iter().map(|f| format!("Path('{f}')")).collect();
         nb.show_incomparable(
             listing_code,
-            &format!("(#{}) {}", items.len(), pt::list(&items)),
+            // fastai's `L` prints its items on one line, whatever their width.
+            &format!("(#{}) [{}]", items.len(), items.join(", ")),
             "(#2) [Path('/home/molly/data/mnist\\_png/testing'), Path('/home/molly/data/mnist\\_png/training')]",
             "fastai downloaded a PNG copy of MNIST to the author's home folder; the chapter \
              lists the IDX files of the local MNIST folder, by name only",

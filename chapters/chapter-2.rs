@@ -88,17 +88,15 @@ impl Inputs {
 /// chapter's own copy, or what the notebook file given printed.
 fn printed_draws(nb: &Notebook) -> Result<(Vec<f64>, Vec<i64>)> {
     let (rows, classes) = X_SHAPE;
-    let mut values = printed::input_values(&nb.printed_input("x", X_PRINTED)?, rows * classes, "x")?;
+    let mut values =
+        printed::input_values(&nb.printed_input("x", X_PRINTED)?, rows * classes, "x")?;
     values.extend(printed::input_values(
         &nb.printed_input("input", INPUT_PRINTED)?,
         6,
         "input",
     )?);
-    let target = printed::input_values(
-        &nb.printed_input("target", TARGET_PRINTED)?,
-        rows,
-        "target",
-    )?;
+    let target =
+        printed::input_values(&nb.printed_input("target", TARGET_PRINTED)?, rows, "target")?;
     let target = target
         .iter()
         .map(|&t| {

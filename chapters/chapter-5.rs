@@ -579,7 +579,7 @@ impl Lesson<'_> {
         self.nb.show(
             "[o.shape for o in mdl.parameters()]",
             &pt::list(&shapes),
-            "[torch.Size([50, 784]), torch.Size([50]), torch.Size([10, 50]), torch.Size([10])]",
+            "[torch.Size([50, 784]),\n torch.Size([50]),\n torch.Size([10, 50]),\n torch.Size([10])]",
         );
 
         // Registering modules by name, then with a ModuleList.
@@ -771,7 +771,7 @@ impl Lesson<'_> {
             "xb,yb = train_ds[0:5]\nassert xb.shape==(5,28*28)\nassert yb.shape==(5,)\nxb,yb",
             &[&xb, &yb],
             &format!(
-                "(tensor([{row},\n        {row},\n        {row},\n        {row},\n        {row}]), \
+                "(tensor([{row},\n         {row},\n         {row},\n         {row},\n         {row}]), \
                  tensor([5, 0, 4, 1, 9]))"
             ),
         )?;

@@ -209,7 +209,12 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
                     figures: read_figures(&figures),
                     notebook: None,
                 };
-                run.notebook = Some(write_notebook(&args.out, &run, original.as_deref(), &device_name)?);
+                run.notebook = Some(write_notebook(
+                    &args.out,
+                    &run,
+                    original.as_deref(),
+                    &device_name,
+                )?);
                 run
             }
             Err(e) => ChapterRun {

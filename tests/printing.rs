@@ -229,12 +229,32 @@ fn sizes_tuples_and_lists() {
     assert_eq!(pt::tuple(&[&a, &b]), "(tensor(1.3577), tensor(2.))");
     assert_eq!(pt::tuple(&[&a]), "(tensor(1.3577),)");
     assert_eq!(pt::list(&[&a, &b]), "[tensor(1.3577), tensor(2.)]");
-    // A multi-line tensor inside a tuple keeps its own indentation, as Python prints it.
+    // A multi-line tensor displayed inside a tuple: IPython's pretty printer (5-7, the
+    // notebooks' own) indents its later lines by the bracket, and what follows stays on
+    // the line while it fits. As fastai's 03_minibatch_training printed `xb,yb`.
     let m = host_f32(&[2, 1], vec![1.0, 2.0]);
     assert_eq!(
         pt::tuple(&[&m, &b]),
-        "(tensor([[1.],\n        [2.]]), tensor(2.))"
+        "(tensor([[1.],\n         [2.]]), tensor(2.))"
     );
+    // A sequence wider than 79 columns is displayed one item a line, as that notebook
+    // printed `[o.shape for o in mdl.parameters()]`.
+    let shapes = [
+        pt::size(&[50, 784]),
+        pt::size(&[50]),
+        pt::size(&[10, 50]),
+        pt::size(&[10]),
+    ];
+    assert_eq!(
+        pt::list(&shapes),
+        "[torch.Size([50, 784]),\n torch.Size([50]),\n torch.Size([10, 50]),\n torch.Size([10])]"
+    );
+    // 79 columns still fit on one line; 80 do not.
+    let fits = ["x".repeat(77)];
+    assert_eq!(pt::list(&fits).len(), 79);
+    assert!(!pt::list(&fits).contains('\n'));
+    let two = ["y".repeat(38), "z".repeat(38)];
+    assert_eq!(pt::list(&two), format!("[{},\n {}]", two[0], two[1]));
 }
 
 #[test]

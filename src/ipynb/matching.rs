@@ -330,10 +330,15 @@ mod tests {
         ]);
         let m = Matcher::new(f, 2);
         assert_eq!(m.lookup(1, "import torch").unwrap().rule, Rule::Source);
-        assert_eq!(m.lookup(2, "x = torch.randn(5, 3)").unwrap().rule, Rule::Source);
+        assert_eq!(
+            m.lookup(2, "x = torch.randn(5, 3)").unwrap().rule,
+            Rule::Source
+        );
         let by_id = m.lookup(3, "something else").unwrap();
         assert_eq!((by_id.rule, by_id.index), (Rule::Id, 2));
-        let similar = m.lookup(4, "loss = nll(log_softmax(pred), y_valid)").unwrap();
+        let similar = m
+            .lookup(4, "loss = nll(log_softmax(pred), y_valid)")
+            .unwrap();
         assert_eq!((similar.rule, similar.index), (Rule::Similarity, 3));
         let in_order = m.lookup(5, "print(model)").unwrap();
         assert_eq!((in_order.rule, in_order.index), (Rule::Order, 4));
@@ -353,7 +358,10 @@ mod tests {
             m.lookup(k + 1, code);
         }
         let why = m.verdict().unwrap().unwrap_err();
-        assert!(why.contains("only 0 of the chapter's first 8 cells"), "{why}");
+        assert!(
+            why.contains("only 0 of the chapter's first 8 cells"),
+            "{why}"
+        );
     }
 
     #[test]

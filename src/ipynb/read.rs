@@ -212,8 +212,7 @@ fn read_cell(index: usize, cell: &Value) -> Result<FileCell> {
                 }
                 Some("execute_result" | "display_data") => {
                     let data = output.get("data");
-                    if let Some(png) = data.and_then(|d| d.get("image/png")).and_then(joined_text)
-                    {
+                    if let Some(png) = data.and_then(|d| d.get("image/png")).and_then(joined_text) {
                         images.push(png.split_whitespace().collect());
                     }
                     data.and_then(|d| d.get("text/plain"))
@@ -280,14 +279,20 @@ mod tests {
             (b"{\"nbformat\": 3, \"worksheets\": []}", "nbformat 3"),
             (b"{\"nbformat\": 4}", "no list of cells"),
             (b"\xff\xfe{}", "not UTF-8"),
-            (b"{\"nbformat\": 4, \"cells\": [{\"source\": \"x\"}]}", "no cell_type"),
+            (
+                b"{\"nbformat\": 4, \"cells\": [{\"source\": \"x\"}]}",
+                "no cell_type",
+            ),
         ] {
             let err = format!("{:#}", NotebookFile::from_bytes("t", bytes).unwrap_err());
             assert!(err.contains(says), "{err:?} should say {says:?}");
             assert!(!err.contains('\n'), "{err:?}");
         }
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        let err = format!("{:#}", NotebookFile::from_bytes("t", deep.as_bytes()).unwrap_err());
+        let err = format!(
+            "{:#}",
+            NotebookFile::from_bytes("t", deep.as_bytes()).unwrap_err()
+        );
         assert!(err.contains("nests deeper"), "{err}");
     }
 }

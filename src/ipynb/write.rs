@@ -12,8 +12,8 @@
 //! cell not reproduced is left without outputs and says why in its metadata.
 //!
 //! Each reproduced cell carries `metadata.crossent` (status, reason, differences, the
-//! notebook's output where ours differs, checks and mistakes). Checks, mistakes and the
-//! chapter's extra notes are also shown to a reader in Jupyter as one last
+//! notebook's output where ours differs, checks and mistakes). Checks and mistakes are
+//! also shown to a reader in Jupyter as one last
 //! `display_data` output of the cell (markdown), marked `"crossent": "annotations"` in
 //! its metadata, after the outputs the notebook printed, which stay first and intact.
 
@@ -205,9 +205,7 @@ fn our_outputs(r: &Replication, view: &CellView, code: &str, theirs: Option<&Val
     let mut figures = Vec::new();
     for item in &view.items {
         match item {
-            Record::Output {
-                output, status, ..
-            } => {
+            Record::Output { output, status, .. } => {
                 if matches!(status, Status::Verbatim) && !theirs.is_empty() {
                     outputs.extend(theirs.iter().filter(|o| !is_image(o)).cloned());
                 } else {
@@ -244,7 +242,11 @@ fn our_outputs(r: &Replication, view: &CellView, code: &str, theirs: Option<&Val
 /// original printed (or, without one, where the code ends in a print), else an
 /// `execute_result` with the original's execution count.
 fn text_output(cell: usize, code: &str, output: &str, theirs: &[Value]) -> Value {
-    let kind = |o: &&Value| o.get("output_type").and_then(Value::as_str).map(str::to_string);
+    let kind = |o: &&Value| {
+        o.get("output_type")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let original_kind = theirs
         .iter()
         .find(|o| {
@@ -274,7 +276,9 @@ fn text_output(cell: usize, code: &str, output: &str, theirs: &[Value]) -> Value
     }
 }
 
-/// The cell's checks, mistakes and notes: (markdown, plain text), if it has any.
+/// The cell's checks and the notebook's mistakes found in it (and why it did not run
+/// here): (markdown, plain text), if it has any. The chapter's extra notes stay in the
+/// terminal and the report, so that they do not crowd a diff of the outputs.
 fn annotations(view: &CellView) -> Option<(String, String)> {
     let mut md = Vec::new();
     let mut plain = Vec::new();
@@ -298,17 +302,10 @@ fn annotations(view: &CellView) -> Option<(String, String)> {
                 format!("- **notebook mistake**: {title}. {explanation}"),
                 format!("notebook mistake: {title}. {explanation}"),
             ),
-            Record::Extra { label, text, .. } => (
-                format!("- *{label}*:\n\n```\n{text}\n```"),
-                format!("{label}:\n{text}"),
-            ),
             Record::NotRun { reason, .. } => (
                 format!("- **not run here**: {reason}"),
                 format!("not run here: {reason}"),
             ),
-            Record::Deviation { what, .. } => {
-                (format!("- *deviation*: {what}"), format!("deviation: {what}"))
-            }
             _ => continue,
         };
         md.push(m);
@@ -405,9 +402,11 @@ fn notebook_metadata(r: &Replication, summary: &Summary) -> Value {
 /// Multi-line text as lists of lines, where Python's nbformat splits it: sources,
 /// stream text, and `text/*` (and SVG, JavaScript) output data.
 fn split_lines(mut notebook: Value) -> Value {
+    // A list of lines is joined first, so that it splits as Python's nbformat splits it
+    // (`[""]` becomes `[]`).
     fn split(v: &mut Value) {
-        if let Value::String(s) = v {
-            let lines: Vec<Value> = s.split_inclusive('\n').map(|l| l.into()).collect();
+        if let Some(text) = super::read::joined_text(v) {
+            let lines: Vec<Value> = text.split_inclusive('\n').map(|l| l.into()).collect();
             *v = Value::Array(lines);
         }
     }

@@ -96,11 +96,17 @@ fn notebook_file(
         .join(", ");
     let mut lines = vec![
         String::new(),
-        format!("notebook file: {file} (sha256 {})", &sha256[..sha256.len().min(16)]),
+        format!(
+            "notebook file: {file} (sha256 {})",
+            &sha256[..sha256.len().min(16)]
+        ),
         format!("  chapter cells matched to its {code_cells} code cells: {matched} ({rules})"),
     ];
     if !unmatched_chapter_cells.is_empty() {
-        let cells: Vec<String> = unmatched_chapter_cells.iter().map(|c| c.to_string()).collect();
+        let cells: Vec<String> = unmatched_chapter_cells
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         lines.push(format!(
             "  chapter cells with no cell in the file: {}",
             cells.join(", ")
@@ -114,7 +120,10 @@ fn notebook_file(
             unmatched_file_cells.len()
         ));
         for (index, id, first_line) in unmatched_file_cells {
-            let id = id.as_deref().map(|i| format!(" (id {i})")).unwrap_or_default();
+            let id = id
+                .as_deref()
+                .map(|i| format!(" (id {i})"))
+                .unwrap_or_default();
             lines.push(format!("    file cell {}{id}: {first_line}", index + 1));
         }
     }
@@ -145,13 +154,11 @@ pub fn summary(s: &Summary) -> String {
             s.not_in_notebook
         ));
     }
-    lines.extend([
-        format!(
-            "checks of the chapter's own: {} passed, {} failed",
-            s.checks_passed,
-            s.checks_failed.len()
-        ),
-    ]);
+    lines.extend([format!(
+        "checks of the chapter's own: {} passed, {} failed",
+        s.checks_passed,
+        s.checks_failed.len()
+    )]);
     if s.figures > 0 {
         lines.push(format!("figures written: {}", s.figures));
     }

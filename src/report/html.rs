@@ -197,7 +197,10 @@ fn figure(run: &ChapterRun, file: &str, summary: &str, original_images: &[String
     for png in original_images {
         // Base64 from the notebook file: kept only if it is base64, so it cannot leave the
         // attribute.
-        if png.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)) {
+        if png
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+        {
             let _ = writeln!(
                 html,
                 "<figure class=\"original\"><img src=\"data:image/png;base64,{png}\" \
