@@ -205,6 +205,16 @@ fn read_cell(index: usize, cell: &Value) -> Result<FileCell> {
             Some(_) => bail!("outputs is not a list"),
         };
         for output in outputs {
+            // Our own annotations (checks, mistakes) in a notebook we wrote are not part
+            // of what the cell printed.
+            if output
+                .get("metadata")
+                .and_then(|m| m.get("crossent"))
+                .and_then(Value::as_str)
+                == Some("annotations")
+            {
+                continue;
+            }
             let text = match output.get("output_type").and_then(Value::as_str) {
                 // stderr carries warnings, which the chapters do not reproduce.
                 Some("stream") if output.get("name").and_then(Value::as_str) != Some("stderr") => {

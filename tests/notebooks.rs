@@ -1,0 +1,532 @@
+//! Notebooks in and out: the chapters read a notebook file as their oracle and write
+//! their run as a notebook.
+//!
+//! Every notebook here is written by the tests themselves: a chapter writes its own
+//! (`--write-notebook`), and the tests turn it into the variants found in the wild
+//! (Colab's nbformat 4.0, fastai's 4.2 with null execution counts, 4.5 with foreign ids),
+//! into a re-run with other random draws (its outputs computed with PyTorch by
+//! `scripts/rerun_notebooks.py`, kept in `tests/data/`), and into hostile files.
+//! Python's nbformat, nbconvert and nbdime check what is written where they are installed
+//! (`.ci/run` installs them; without them those tests print a `skipped` line, and fail
+//! under `CI=true`).
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const CHAPTERS: [&str; 5] = [
+    env!("CARGO_BIN_EXE_chapter-1"),
+    env!("CARGO_BIN_EXE_chapter-2"),
+    env!("CARGO_BIN_EXE_chapter-3"),
+    env!("CARGO_BIN_EXE_chapter-4"),
+    env!("CARGO_BIN_EXE_chapter-5"),
+];
+const REPORT: &str = env!("CARGO_BIN_EXE_report");
+
+fn chapter(n: usize) -> &'static str {
+    CHAPTERS[n - 1]
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("crossent-nb-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(binary: &str, args: &[&str]) -> Output {
+    Command::new(binary)
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("UTF-8")
+}
+
+/// Runs chapter `n` (1 to 4: no MNIST needed) writing its notebook to `path`.
+fn write_own(n: usize, path: &Path, extra: &[&str]) -> Output {
+    let out_dir = path.with_extension("figures");
+    let mut args = vec!["--write-notebook", path.to_str().unwrap()];
+    if n == 1 {
+        args.extend(["--out", out_dir.to_str().unwrap()]);
+    }
+    args.extend_from_slice(extra);
+    let out = run(chapter(n), &args);
+    assert!(out.status.success(), "chapter-{n}: {}", text(&out.stderr));
+    out
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn write_json(path: &Path, value: &Value) {
+    std::fs::write(path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
+}
+
+fn code_cells(nb: &Value) -> Vec<&Value> {
+    nb["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["cell_type"] == "code")
+        .collect()
+}
+
+fn source(cell: &Value) -> String {
+    match &cell["source"] {
+        Value::String(s) => s.clone(),
+        Value::Array(lines) => lines.iter().map(|l| l.as_str().unwrap()).collect(),
+        _ => String::new(),
+    }
+}
+
+/// The Python that has nbformat and nbdime (`CROSSENT_PYTHON`, else `python3`), or a
+/// visible skip (a failure under CI).
+fn python_or_skip(test: &str) -> Option<String> {
+    let python = std::env::var("CROSSENT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&python)
+        .args(["-c", "import nbformat, nbconvert, nbdime"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and {python} lacks nbformat/nbconvert/nbdime; CI must not skip");
+    }
+    eprintln!(
+        "skipped {test}: {python} lacks nbformat, nbconvert or nbdime (pip install nbformat \
+         nbconvert nbdime, or set CROSSENT_PYTHON to a Python that has them)"
+    );
+    None
+}
+
+fn python(python: &str, script: &str, args: &[&str]) -> Output {
+    Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+const VALIDATE: &str = r#"
+import sys, nbformat
+for path in sys.argv[1:]:
+    nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    nbformat.validate(nb)
+    assert (nb.nbformat, nb.nbformat_minor) == (4, 5), path
+    ids = [c.id for c in nb.cells]
+    assert len(ids) == len(set(ids)), path
+    # Laid out byte for byte as Python's nbformat writes it.
+    assert nbformat.writes(nb) + "\n" == open(path, encoding="utf-8").read(), path
+print("valid", len(sys.argv) - 1)
+"#;
+
+#[test]
+fn every_chapter_writes_a_valid_notebook_whose_bytes_two_runs_repeat() {
+    let dir = scratch("own");
+    let mut paths = Vec::new();
+    for n in 1..=4 {
+        let first = dir.join(format!("chapter-{n}.ipynb"));
+        let second = dir.join(format!("chapter-{n}-again.ipynb"));
+        write_own(n, &first, &[]);
+        write_own(n, &second, &[]);
+        let bytes = std::fs::read(&first).unwrap();
+        assert_eq!(bytes, std::fs::read(&second).unwrap(), "chapter {n}");
+        let body = text(&bytes);
+        assert!(
+            !body.contains("/tmp") && !body.contains("../shared"),
+            "chapter {n}"
+        );
+        let nb = read_json(&first);
+        assert_eq!(nb["metadata"]["kernelspec"]["name"], "python3");
+        assert_eq!(nb["metadata"]["crossent"]["chapter"], n);
+        assert_eq!(nb["metadata"]["crossent"]["passed"], true);
+        paths.push(first);
+    }
+    // Chapter 1's figures are PNGs in display_data outputs, with a text alternative.
+    let nb = read_json(&paths[0]);
+    let images: Vec<&Value> = code_cells(&nb)
+        .iter()
+        .flat_map(|c| c["outputs"].as_array().unwrap())
+        .filter(|o| o["data"]["image/png"].is_string())
+        .collect();
+    assert_eq!(images.len(), 6, "chapter 1 draws six figures");
+    assert!(images.iter().all(|o| o["data"]["text/plain"].is_array()));
+    // Chapter 2's verbatim outputs are execute_results with our text.
+    let nb = read_json(&paths[1]);
+    let x = code_cells(&nb)
+        .into_iter()
+        .find(|c| source(c) == "x")
+        .unwrap();
+    assert_eq!(x["metadata"]["crossent"]["status"], "verbatim");
+    assert_eq!(x["outputs"][0]["output_type"], "execute_result");
+    if let Some(py) = python_or_skip("written notebooks validate under Python's nbformat") {
+        let args: Vec<&str> = paths.iter().map(|p| p.to_str().unwrap()).collect();
+        let out = python(&py, VALIDATE, &args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        // GitHub's view: nbconvert renders it to HTML with our outputs in it.
+        let html = dir.join("chapter-2.html");
+        let out = Command::new(&py)
+            .args(["-m", "nbconvert", "--to", "html", "--output"])
+            .arg(&html)
+            .arg(&paths[1])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let page = std::fs::read_to_string(&html).unwrap();
+        assert!(page.contains("1.3577"), "the rendered page shows our loss");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Turns the notebook chapter 2 wrote into the forms notebooks have in the wild.
+fn variant(own: &Value, form: &str) -> Value {
+    let mut nb = own.clone();
+    let cells = nb["cells"].as_array_mut().unwrap();
+    for (k, cell) in cells.iter_mut().enumerate() {
+        let obj = cell.as_object_mut().unwrap();
+        obj.remove("id");
+        let joined = source(&Value::Object(obj.clone()));
+        match form {
+            // Colab: nbformat 4.0, ids in metadata.id, execution_count 0, one string.
+            "colab" => {
+                obj.insert("source".into(), joined.into());
+                obj.insert("metadata".into(), json!({"id": format!("colab{k:03}x")}));
+                if obj["cell_type"] == "code" {
+                    obj.insert("execution_count".into(), 0.into());
+                }
+            }
+            // fastai: nbformat 4.2, no ids, execution_count null, even in the results.
+            "fastai" => {
+                obj.insert("metadata".into(), json!({}));
+                if obj["cell_type"] == "code" {
+                    obj.insert("execution_count".into(), Value::Null);
+                    for output in obj["outputs"].as_array_mut().unwrap() {
+                        if output.get("execution_count").is_some() {
+                            output["execution_count"] = Value::Null;
+                        }
+                    }
+                }
+            }
+            // 4.5 with ids of another tool's.
+            _ => {
+                obj.insert("id".into(), format!("foreign-{k}").into());
+            }
+        }
+    }
+    nb["nbformat_minor"] = match form {
+        "colab" => 0,
+        "fastai" => 2,
+        _ => 5,
+    }
+    .into();
+    nb
+}
+
+#[test]
+fn chapter_2_reads_each_form_of_the_wild_and_its_own() {
+    let dir = scratch("variants");
+    let own_path = dir.join("own.ipynb");
+    let plain = write_own(2, &own_path, &[]);
+    let own = read_json(&own_path);
+    let summary_of = |s: &str| s[s.find("\nSummary:").unwrap()..].to_string();
+    // Read back, its own notebook matches every cell by id and prints the same run.
+    let back = run(chapter(2), &["--notebook", own_path.to_str().unwrap()]);
+    assert!(back.status.success(), "{}", text(&back.stderr));
+    let back_text = text(&back.stdout);
+    assert!(
+        back_text.contains("matched to its 27 code cells: 27 (27 by id)"),
+        "{back_text}"
+    );
+    assert!(back_text.contains("code cells of the file not reproduced: none"));
+    assert_eq!(summary_of(&back_text), summary_of(&text(&plain.stdout)));
+    for form in ["colab", "fastai", "foreign-ids"] {
+        let path = dir.join(format!("{form}.ipynb"));
+        write_json(&path, &variant(&own, form));
+        let out = run(chapter(2), &["--notebook", path.to_str().unwrap()]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{form}: {}", text(&out.stderr));
+        assert!(stdout.contains("verbatim: 22\n"), "{form}: {stdout}");
+        assert!(stdout.contains("mismatched: 0\n"), "{form}");
+        assert!(stdout.contains("27 (27 by source)"), "{form}: {stdout}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The re-run's printed outputs, by code, as `scripts/rerun_notebooks.py` wrote them.
+fn rerun_outputs(chapter: usize) -> Vec<(String, String)> {
+    let path = format!(
+        "{}/tests/data/rerun-chapter-{chapter}-seed-2026.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The chapter's own notebook with the re-run's outputs in place of ours.
+fn rerun_notebook(own: &Value, outputs: &[(String, String)]) -> Value {
+    let mut nb = own.clone();
+    for cell in nb["cells"].as_array_mut().unwrap() {
+        if cell["cell_type"] != "code" {
+            continue;
+        }
+        let code = source(cell);
+        cell.as_object_mut().unwrap().remove("id");
+        let printed = outputs.iter().find(|(c, _)| *c == code).map(|(_, p)| p);
+        cell["outputs"] = match printed {
+            Some(p) if !p.is_empty() => json!([{"output_type": "execute_result",
+                "execution_count": null, "metadata": {}, "data": {"text/plain": p}}]),
+            _ => json!([]),
+        };
+        cell["metadata"] = json!({});
+    }
+    nb["metadata"] = json!({"kernelspec": {"name": "python3", "display_name": "Python 3"}});
+    nb
+}
+
+#[test]
+fn a_rerun_under_new_random_draws_is_replicated_from_the_file() {
+    let dir = scratch("rerun");
+    for (n, verbatim, first_input) in [(2, 22, "0.3655,  1.9065"), (4, 11, "0.7311,  3.8129")] {
+        let own_path = dir.join(format!("own-{n}.ipynb"));
+        write_own(n, &own_path, &[]);
+        let rerun = rerun_notebook(&read_json(&own_path), &rerun_outputs(n));
+        let path = dir.join(format!("rerun-{n}.ipynb"));
+        write_json(&path, &rerun);
+        let replication = dir.join(format!("replication-{n}.ipynb"));
+        let out = run(
+            chapter(n),
+            &[
+                "--notebook",
+                path.to_str().unwrap(),
+                "--write-notebook",
+                replication.to_str().unwrap(),
+            ],
+        );
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "chapter {n}: {}\n{stdout}",
+            text(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("verbatim: {verbatim}\n")),
+            "{stdout}"
+        );
+        assert!(stdout.contains("mismatched: 0\n"), "{stdout}");
+        assert!(
+            stdout.contains(first_input),
+            "the re-run's draws are used: {stdout}"
+        );
+        // The original's code cells unchanged, our outputs in them, the source named.
+        let written = read_json(&replication);
+        let theirs: Vec<String> = code_cells(&rerun).iter().map(|c| source(c)).collect();
+        let ours: Vec<String> = code_cells(&written).iter().map(|c| source(c)).collect();
+        assert_eq!(theirs, ours);
+        assert_eq!(
+            written["metadata"]["crossent"]["source"]["file"],
+            format!("rerun-{n}.ipynb")
+        );
+        assert_eq!(
+            written["metadata"]["crossent"]["source"]["sha256"]
+                .as_str()
+                .unwrap()
+                .len(),
+            64
+        );
+        if let Some(py) = python_or_skip("nbdiff of a re-run against its replication") {
+            let out = python(&py, VALIDATE, &[replication.to_str().unwrap()]);
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let out = Command::new(&py)
+                .args(["-m", "nbdime", "diff", "-s", "--no-color"])
+                .arg(&path)
+                .arg(&replication)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let diff = text(&out.stdout);
+            assert!(!diff.contains("source"), "no source changes: {diff}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_wrong_chapters_notebook_is_one_line() {
+    let dir = scratch("wrong");
+    let four = dir.join("four.ipynb");
+    write_own(4, &four, &[]);
+    let two = dir.join("two.ipynb");
+    write_own(2, &two, &[]);
+    for (n, file, says) in [
+        (2, &four, "has no code cell `x`"),
+        (
+            1,
+            &two,
+            "does not look like chapter 1's notebook: only 0 of",
+        ),
+        (3, &two, "does not look like chapter 3's notebook"),
+    ] {
+        let out = run(chapter(n), &["--notebook", file.to_str().unwrap()]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "chapter {n}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(says), "{err}");
+        assert!(out.stdout.is_empty(), "nothing printed before the verdict");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Peak memory of the largest child this test process has waited for, in bytes.
+fn children_peak_memory() -> u64 {
+    // SAFETY: getrusage only fills the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    usage.ru_maxrss as u64 * 1024
+}
+
+#[test]
+fn hostile_notebooks_end_in_one_line_bounded_in_memory() {
+    let dir = scratch("hostile");
+    let mut cases: Vec<(PathBuf, &str)> = Vec::new();
+    let mut file = |name: &str, bytes: &[u8], says: &'static str| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        cases.push((path, says));
+    };
+    file("not-json.ipynb", b"this is not json", "not valid JSON");
+    file(
+        "truncated.ipynb",
+        b"{\"nbformat\": 4, \"cells\": [{\"cell_type\"",
+        "cut short",
+    );
+    file("list.ipynb", b"[1, 2, 3]", "not a notebook");
+    file(
+        "v3.ipynb",
+        br#"{"nbformat": 3, "nbformat_minor": 0, "worksheets": []}"#,
+        "nbformat 3",
+    );
+    file(
+        "no-cells.ipynb",
+        br#"{"nbformat": 4, "metadata": {}}"#,
+        "no list of cells",
+    );
+    file(
+        "utf8.ipynb",
+        b"{\"nbformat\": 4, \"cells\": [\"\xff\xfe\"]}",
+        "not UTF-8",
+    );
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    file("deep.ipynb", deep.as_bytes(), "nests deeper");
+    let million = format!(
+        "{{\"nbformat\": 4, \"metadata\": {{}}, \"cells\": [{}]}}",
+        vec!["{}"; 1_000_000].join(",")
+    );
+    file("million-cells.ipynb", million.as_bytes(), "1000000 cells");
+    let base64 = format!(
+        "{{\"nbformat\": 4, \"cells\": [{{\"cell_type\": \"code\", \"source\": \"x\", \
+         \"outputs\": [{{\"output_type\": \"display_data\", \"data\": {{\"image/png\": \"{}\"}}}}]}}]}}",
+        "A".repeat(100 << 20)
+    );
+    file("base64.ipynb", base64.as_bytes(), "over the 32 MiB");
+    drop(base64);
+    let sparse = dir.join("sparse.ipynb");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    cases.push((sparse, "over the 32 MiB"));
+    let folder = dir.join("folder.ipynb");
+    std::fs::create_dir_all(&folder).unwrap();
+    cases.push((folder, "is a folder"));
+    let fifo = dir.join("fifo.ipynb");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads the NUL-terminated path only.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    cases.push((fifo, "not a regular file"));
+    cases.push((dir.join("missing.ipynb"), "cannot read the notebook"));
+    for (path, says) in &cases {
+        let out = run(chapter(2), &["--notebook", path.to_str().unwrap()]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", path.display());
+        assert_eq!(err.lines().count(), 1, "{}: {err}", path.display());
+        assert!(err.contains(says), "{}: {err}", path.display());
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(out.stdout.is_empty(), "{}", path.display());
+    }
+    assert!(
+        children_peak_memory() < 500 << 20,
+        "peak memory {} MB",
+        children_peak_memory() >> 20
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unwritable_notebook_destination_is_one_line_before_the_run() {
+    let dir = scratch("unwritable");
+    for (dest, says) in [
+        (dir.join("no/such/folder/x.ipynb"), "does not exist"),
+        (dir.clone(), "it is a folder"),
+    ] {
+        let out = run(chapter(2), &["--write-notebook", dest.to_str().unwrap()]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(says), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_report_takes_a_folder_of_notebooks_and_writes_one_per_chapter() {
+    let dir = scratch("report");
+    let notebooks = dir.join("in");
+    std::fs::create_dir_all(&notebooks).unwrap();
+    write_own(2, &notebooks.join("chapter-2.ipynb"), &[]);
+    std::fs::write(notebooks.join("stray.ipynb"), b"{}").unwrap();
+    let out_dir = dir.join("out");
+    let empty = dir.join("no-mnist");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(
+        REPORT,
+        &[
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--notebooks",
+            notebooks.to_str().unwrap(),
+            "--data-dir",
+            empty.to_str().unwrap(),
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("stray.ipynb"),
+        "a file naming no chapter is said: {err}"
+    );
+    for n in 2..=4 {
+        let written = read_json(&out_dir.join(format!("chapter-{n}.ipynb")));
+        assert_eq!(written["metadata"]["crossent"]["chapter"], n);
+    }
+    let two = read_json(&out_dir.join("chapter-2.ipynb"));
+    assert_eq!(
+        two["metadata"]["crossent"]["source"]["file"],
+        "chapter-2.ipynb"
+    );
+    assert_eq!(
+        two["metadata"]["crossent"]["matching"]["matched_by"]["id"],
+        27
+    );
+    let index = std::fs::read_to_string(out_dir.join("index.html")).unwrap();
+    assert!(index.contains("href=\"chapter-2.ipynb\""), "{index}");
+    let page = std::fs::read_to_string(out_dir.join("chapter-2.html")).unwrap();
+    assert!(page.contains("href=\"chapter-2.ipynb\""));
+    assert!(page.contains("notebook file: chapter-2.ipynb"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
