@@ -523,6 +523,12 @@ fn the_report_takes_a_folder_of_notebooks_and_writes_one_per_chapter() {
         two["metadata"]["crossent"]["matching"]["matched_by"]["id"],
         27
     );
+    let json = read_json(&out_dir.join("report.json"));
+    let file = &json["chapters"][1]["notebook_file"];
+    assert_eq!(file["file"], "chapter-2.ipynb");
+    assert_eq!(file["matched_by"]["id"], 27);
+    assert_eq!(json["chapters"][1]["cells"][1]["matched"]["rule"], "id");
+    assert!(json["chapters"][2].get("notebook_file").is_none());
     let index = std::fs::read_to_string(out_dir.join("index.html")).unwrap();
     assert!(index.contains("href=\"chapter-2.ipynb\""), "{index}");
     let page = std::fs::read_to_string(out_dir.join("chapter-2.html")).unwrap();

@@ -17,7 +17,17 @@ pub fn render(record: &Record) -> String {
             format!("{rule}\n{title}\nreproducing {origin}\n{rule}")
         }
         Record::Heading { text } => format!("\n## {text}"),
-        Record::Cell { cell, code, .. } => format!("\nIn [{cell}]:\n{}", indent(code, "    ")),
+        Record::Cell {
+            cell,
+            code,
+            matched,
+        } => {
+            let matched = matched
+                .as_ref()
+                .map(|m| format!(" (notebook cell {}, by {})", m.index + 1, m.rule.name()))
+                .unwrap_or_default();
+            format!("\nIn [{cell}]:{matched}\n{}", indent(code, "    "))
+        }
         Record::Output {
             cell,
             output,

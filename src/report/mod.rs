@@ -116,7 +116,64 @@ pub struct JsonChapter {
     pub seconds: f64,
     pub passed: bool,
     pub summary: JsonSummary,
+    /// The notebook file compared against and how its cells matched, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notebook_file: Option<JsonNotebookFile>,
     pub cells: Vec<JsonCell>,
+}
+
+/// The notebook file a chapter was compared against.
+#[derive(Serialize)]
+pub struct JsonNotebookFile {
+    pub file: String,
+    pub sha256: String,
+    pub code_cells: usize,
+    /// How many chapter cells matched by each rule.
+    pub matched_by: std::collections::BTreeMap<String, usize>,
+    pub unmatched_chapter_cells: Vec<usize>,
+    /// The file's code cells (numbered from 1) that no chapter cell reproduces.
+    pub unmatched_file_cells: Vec<JsonFileCell>,
+}
+
+/// A cell of the notebook file.
+#[derive(Serialize)]
+pub struct JsonFileCell {
+    pub cell: usize,
+    pub id: Option<String>,
+    pub first_line: String,
+}
+
+impl JsonNotebookFile {
+    fn of(records: &[Record]) -> Option<Self> {
+        records.iter().find_map(|r| match r {
+            Record::NotebookFile {
+                file,
+                sha256,
+                code_cells,
+                matched_by,
+                unmatched_chapter_cells,
+                unmatched_file_cells,
+            } => Some(Self {
+                file: file.clone(),
+                sha256: sha256.clone(),
+                code_cells: *code_cells,
+                matched_by: matched_by
+                    .iter()
+                    .map(|(rule, n)| (rule.name().to_string(), *n))
+                    .collect(),
+                unmatched_chapter_cells: unmatched_chapter_cells.clone(),
+                unmatched_file_cells: unmatched_file_cells
+                    .iter()
+                    .map(|(index, id, first_line)| JsonFileCell {
+                        cell: index + 1,
+                        id: id.clone(),
+                        first_line: first_line.clone(),
+                    })
+                    .collect(),
+            }),
+            _ => None,
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -170,6 +227,18 @@ pub struct JsonCell {
     pub figures: Vec<String>,
     pub checks: Vec<JsonCheck>,
     pub notebook_mistakes: Vec<String>,
+    /// The notebook file's cell it matched (numbered from 1) and by which rule, when a
+    /// file was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched: Option<JsonMatch>,
+}
+
+/// How a chapter cell matched a cell of the notebook file.
+#[derive(Serialize)]
+pub struct JsonMatch {
+    pub file_cell: usize,
+    pub id: Option<String>,
+    pub rule: &'static str,
 }
 
 #[derive(Serialize)]
@@ -194,6 +263,11 @@ impl JsonCell {
             figures: Vec::new(),
             checks: Vec::new(),
             notebook_mistakes: Vec::new(),
+            matched: view.matched.as_ref().map(|m| JsonMatch {
+                file_cell: m.index + 1,
+                id: m.id.clone(),
+                rule: m.rule.name(),
+            }),
         };
         for item in &view.items {
             match item {
@@ -266,6 +340,7 @@ pub fn json(runs: &[ChapterRun], device: &str) -> JsonReport {
                     seconds: run.seconds,
                     passed: run.passed(),
                     summary: JsonSummary::from(&s),
+                    notebook_file: JsonNotebookFile::of(&run.records),
                     cells: cells(&run.records).iter().map(JsonCell::of).collect(),
                 }
             })
