@@ -412,3 +412,313 @@ fn concurrent_fetches_into_one_fresh_cache_all_succeed() {
     }
     let _ = std::fs::remove_dir_all(&cache);
 }
+
+/// How a misbehaving hub answers a GET (a HEAD is answered with the file's headers).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Misbehaviour {
+    /// Accepts the connection, reads the request, and never answers.
+    Silent,
+    /// Announces the file, then sends a byte every 50 ms.
+    Trickle,
+    /// Announces 20 GB and streams zeros.
+    HugeLength,
+    /// Announces no length and streams zeros until the client leaves.
+    Endless,
+    /// Sends half of the first GET's body, then resets the connection; then answers well.
+    ResetFirstGet,
+    /// Answers the first two requests 503, then well.
+    UnavailableTwice,
+    /// Answers 404 to everything.
+    NotFound,
+}
+
+/// A hub on 127.0.0.1 that misbehaves as told, a thread per connection; it stops when
+/// dropped, and by itself after a minute.
+fn misbehaving(files: Vec<(&'static str, Vec<u8>)>, how: Misbehaviour) -> Hub {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (count, stopped) = (requests.clone(), stop.clone());
+    let files = Arc::new(files);
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !stopped.load(Ordering::SeqCst) && Instant::now() < deadline {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let n = count.fetch_add(1, Ordering::SeqCst);
+                    let (files, stopped) = (files.clone(), stopped.clone());
+                    std::thread::spawn(move || {
+                        let _ = misbehave(stream, &files, how, n, &stopped, deadline);
+                    });
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    Hub {
+        endpoint,
+        requests,
+        stop,
+    }
+}
+
+fn misbehave(
+    mut stream: TcpStream,
+    files: &[(&str, Vec<u8>)],
+    how: Misbehaviour,
+    nth: usize,
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 << 10 {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        request.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&request);
+    let mut words = text.split_whitespace();
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let body = files
+        .iter()
+        .find(|(name, _)| path.ends_with(name))
+        .map(|(_, b)| b.clone())
+        .unwrap_or_default();
+    let running = || !stop.load(Ordering::SeqCst) && Instant::now() < deadline;
+    let head = |len: Option<u64>| {
+        let length = len
+            .map(|l| format!("Content-Length: {l}\r\n"))
+            .unwrap_or_default();
+        format!(
+            "HTTP/1.1 200 OK\r\n{length}Content-Type: application/octet-stream\r\n\
+             ETag: \"fixture\"\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let refuse = |status: &str| {
+        format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    };
+    match how {
+        Misbehaviour::Silent => {
+            while running() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return Ok(());
+        }
+        Misbehaviour::NotFound => return stream.write_all(refuse("404 Not Found").as_bytes()),
+        Misbehaviour::UnavailableTwice if nth < 2 => {
+            return stream.write_all(refuse("503 Service Unavailable").as_bytes())
+        }
+        _ => {}
+    }
+    let huge = 20u64 << 30;
+    let announced = match how {
+        Misbehaviour::HugeLength => Some(huge),
+        Misbehaviour::Endless => None,
+        _ => Some(body.len() as u64),
+    };
+    stream.write_all(head(announced).as_bytes())?;
+    if method != "GET" {
+        return Ok(());
+    }
+    match how {
+        Misbehaviour::Trickle => {
+            for b in &body {
+                if !running() {
+                    break;
+                }
+                stream.write_all(&[*b])?;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Misbehaviour::HugeLength | Misbehaviour::Endless => {
+            let zeros = vec![0u8; 64 << 10];
+            while running() {
+                stream.write_all(&zeros)?;
+            }
+        }
+        Misbehaviour::ResetFirstGet if GETS_RESET.fetch_add(1, Ordering::SeqCst) == 0 => {
+            stream.write_all(&body[..body.len() / 2])?;
+            reset(&stream);
+        }
+        _ => stream.write_all(&body)?,
+    }
+    stream.flush()
+}
+
+/// GETs answered by the `ResetFirstGet` hub so far (one such hub runs in this binary).
+static GETS_RESET: AtomicUsize = AtomicUsize::new(0);
+
+/// Closes the connection with a reset (RST) instead of an orderly close.
+fn reset(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt reads `linger` for its size; the descriptor is the stream's own.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// Limits short enough for a test: a second to answer or go silent, a 1 s rate window,
+/// 1 MiB a file, two retries after 50 ms.
+fn short_limits() -> fetch::Limits {
+    fetch::Limits {
+        connect: Duration::from_secs(1),
+        answer: Duration::from_secs(1),
+        stall: Duration::from_secs(1),
+        min_rate: 4096,
+        rate_window: Duration::from_secs(1),
+        max_bytes: 1 << 20,
+        retries: 2,
+        backoff: Duration::from_millis(50),
+    }
+}
+
+/// The most bytes under `dir` at any moment while `work` runs (polled every 2 ms).
+fn most_bytes_under(dir: &Path, work: impl FnOnce()) -> u64 {
+    fn size(dir: &Path) -> u64 {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => size(&e.path()),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            })
+            .sum()
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let (watched, finished) = (dir.to_path_buf(), done.clone());
+    let watcher = std::thread::spawn(move || {
+        let mut most = 0;
+        while !finished.load(Ordering::SeqCst) {
+            most = most.max(size(&watched));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        most.max(size(&watched))
+    });
+    work();
+    done.store(true, Ordering::SeqCst);
+    watcher.join().unwrap()
+}
+
+/// Fetches the small splits from a hub misbehaving as told: the result, the seconds it
+/// took, the most bytes ever under the cache, and the requests the hub saw.
+fn fetch_from(how: Misbehaviour, name: &str) -> (Result<(), String>, f64, u64, usize, PathBuf) {
+    let (splits, served) = small_splits();
+    let hub = misbehaving(served, how);
+    let cache = scratch(name);
+    std::fs::create_dir_all(&cache).unwrap();
+    let start = Instant::now();
+    let mut result = Ok(());
+    let most = most_bytes_under(&cache, || {
+        result = fetch::fetch_within(&cache, &hub.endpoint, &splits, &short_limits())
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"));
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    (
+        result,
+        seconds,
+        most,
+        hub.requests.load(Ordering::SeqCst),
+        cache,
+    )
+}
+
+/// Asserts a fetch failed in one line saying `says`, leaving nothing in the cache.
+fn assert_refused(result: &Result<(), String>, cache: &Path, says: &str) {
+    let err = result.as_ref().expect_err("the fetch must fail");
+    assert!(err.contains(says), "{err:?} should say {says:?}");
+    assert!(!err.contains('\n'), "{err}");
+    assert!(err.contains("--data-dir"), "says what to do: {err}");
+    assert!(
+        entries(cache).is_empty(),
+        "nothing left: {:?}",
+        entries(cache)
+    );
+    let _ = std::fs::remove_dir_all(cache);
+}
+
+#[test]
+fn a_silent_hub_ends_after_its_retries_in_one_line() {
+    let (result, seconds, _, requests, cache) = fetch_from(Misbehaviour::Silent, "silent");
+    assert_refused(&result, &cache, "no answer for 1 s (after 3 tries)");
+    assert_eq!(requests, 3, "one request and two retries");
+    assert!(seconds < 10.0, "{seconds} s");
+}
+
+#[test]
+fn a_trickling_hub_is_refused_for_its_rate() {
+    let (result, seconds, _, requests, cache) = fetch_from(Misbehaviour::Trickle, "trickle");
+    assert_refused(&result, &cache, "bytes/s, under 4096");
+    assert_eq!(requests, 2, "a HEAD and a GET: a slow hub is not retried");
+    assert!(seconds < 10.0, "{seconds} s");
+}
+
+#[test]
+fn a_hub_announcing_gigabytes_is_refused_before_the_body() {
+    let (result, _, most, _, cache) = fetch_from(Misbehaviour::HugeLength, "huge");
+    assert_refused(&result, &cache, "announces 21474836480 bytes");
+    assert_eq!(most, 0, "not a byte of it was written");
+}
+
+#[test]
+fn a_hub_streaming_past_the_cap_without_a_length_is_cut_at_the_cap() {
+    let (result, _, most, _, cache) = fetch_from(Misbehaviour::Endless, "endless");
+    assert_refused(&result, &cache, "streams past 1048576 bytes");
+    assert!(most <= 1 << 20, "{most} bytes were on disk at once");
+}
+
+#[test]
+fn a_reset_midway_is_retried_and_the_fetch_succeeds() {
+    let (result, _, _, requests, cache) = fetch_from(Misbehaviour::ResetFirstGet, "reset");
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        GETS_RESET.load(Ordering::SeqCst),
+        3,
+        "the reset GET, its retry, the test file's GET"
+    );
+    assert_eq!(
+        requests, 6,
+        "a HEAD and a GET for each file, plus the retried pair"
+    );
+    assert_eq!(entries(&cache).len(), 4, "{:?}", entries(&cache));
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn a_503_then_a_good_answer_fetches() {
+    let (result, _, _, requests, cache) = fetch_from(Misbehaviour::UnavailableTwice, "503");
+    assert_eq!(result, Ok(()));
+    assert_eq!(requests, 6, "two 503s, then a HEAD and a GET for each file");
+    assert_eq!(entries(&cache).len(), 4);
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn a_404_is_final_at_once() {
+    let (result, seconds, _, requests, cache) = fetch_from(Misbehaviour::NotFound, "404");
+    assert_refused(&result, &cache, "404");
+    assert!(result.unwrap_err().contains("final"));
+    assert_eq!(requests, 1, "no retry after a 404");
+    assert!(seconds < 1.0, "{seconds} s");
+}
