@@ -110,8 +110,13 @@ mod tests {
     }
 
     #[test]
-    fn auto_always_opens_something() {
-        assert!(DeviceChoice::Auto.open().is_ok());
+    fn auto_opens_the_cpu_without_cuda_and_cpu_is_cpu() {
+        let auto = DeviceChoice::Auto.open().unwrap();
+        if cfg!(not(feature = "cuda")) {
+            assert!(auto.is_cpu(), "a build without CUDA has only the CPU");
+        }
+        assert!(DeviceChoice::Cpu.open().unwrap().is_cpu());
+        assert_eq!(name(&Device::Cpu), "cpu");
     }
 
     #[cfg(not(feature = "cuda"))]

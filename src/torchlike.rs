@@ -114,14 +114,84 @@ mod tests {
         Ok(())
     }
 
+    /// The bits PyTorch 2.x gives for `torch.linspace(-2, 2, 50)` (float32) and numpy for
+    /// `np.linspace(0.001, 1.0, 50)` (float64), printed by
+    /// `t.numpy().view(np.uint32)` and `a.view(np.uint64)`.
+    const TORCH_LINSPACE_BITS: [u32; 50] = [
+        0xc0000000, 0xbff58d10, 0xbfeb1a1f, 0xbfe0a72f, 0xbfd6343f, 0xbfcbc14e, 0xbfc14e5e,
+        0xbfb6db6e, 0xbfac687e, 0xbfa1f58d, 0xbf97829d, 0xbf8d0fad, 0xbf829cbc, 0xbf705398,
+        0xbf5b6db7, 0xbf4687d7, 0xbf31a1f6, 0xbf1cbc15, 0xbf07d635, 0xbee5e0a8, 0xbebc14e7,
+        0xbe924926, 0xbe50fac9, 0xbdfac68d, 0xbd272f10, 0x3d272f10, 0x3dfac68d, 0x3e50fac9,
+        0x3e924926, 0x3ebc14e7, 0x3ee5e0a8, 0x3f07d635, 0x3f1cbc15, 0x3f31a1f6, 0x3f4687d7,
+        0x3f5b6db7, 0x3f705398, 0x3f829cbc, 0x3f8d0fad, 0x3f97829d, 0x3fa1f58d, 0x3fac687e,
+        0x3fb6db6e, 0x3fc14e5e, 0x3fcbc14e, 0x3fd6343f, 0x3fe0a72f, 0x3feb1a1f, 0x3ff58d10,
+        0x40000000,
+    ];
+    const NUMPY_LINSPACE_BITS: [u64; 50] = [
+        0x3f50624dd2f1a9fc,
+        0x3f95e6abf2cae09d,
+        0x3fa563998433534d,
+        0x3fafd3dd0f01364c,
+        0x3fb522104ce78ca5,
+        0x3fba5a32124e7e24,
+        0x3fbf9253d7b56fa4,
+        0x3fc2653ace8e3091,
+        0x3fc5014bb141a951,
+        0x3fc79d5c93f52211,
+        0x3fca396d76a89ad0,
+        0x3fccd57e595c1390,
+        0x3fcf718f3c0f8c50,
+        0x3fd106d00f618288,
+        0x3fd254d880bb3ee7,
+        0x3fd3a2e0f214fb47,
+        0x3fd4f0e9636eb7a7,
+        0x3fd63ef1d4c87407,
+        0x3fd78cfa46223067,
+        0x3fd8db02b77becc6,
+        0x3fda290b28d5a926,
+        0x3fdb77139a2f6586,
+        0x3fdcc51c0b8921e6,
+        0x3fde13247ce2de46,
+        0x3fdf612cee3c9aa6,
+        0x3fe0579aafcb2b83,
+        0x3fe0fe9ee87809b3,
+        0x3fe1a5a32124e7e2,
+        0x3fe24ca759d1c612,
+        0x3fe2f3ab927ea442,
+        0x3fe39aafcb2b8272,
+        0x3fe441b403d860a2,
+        0x3fe4e8b83c853ed2,
+        0x3fe58fbc75321d02,
+        0x3fe636c0addefb32,
+        0x3fe6ddc4e68bd962,
+        0x3fe784c91f38b792,
+        0x3fe82bcd57e595c2,
+        0x3fe8d2d1909273f1,
+        0x3fe979d5c93f5221,
+        0x3fea20da01ec3051,
+        0x3feac7de3a990e81,
+        0x3feb6ee27345ecb1,
+        0x3fec15e6abf2cae1,
+        0x3fecbceae49fa911,
+        0x3fed63ef1d4c8741,
+        0x3fee0af355f96571,
+        0x3feeb1f78ea643a1,
+        0x3fef58fbc75321d1,
+        0x3ff0000000000000,
+    ];
+
     #[test]
-    fn linspace_matches_pytorch_endpoints_and_symmetry() {
-        let v = linspace_values(-2.0, 2.0, 50);
-        assert_eq!((v[0], v[49]), (-2.0, 2.0));
-        // Second half computed back from the end, as PyTorch does.
-        assert_eq!(v[25], 2.0 - (4.0f32 / 49.0) * 24.0);
-        let n = np_linspace(0.001, 1.0, 50);
-        assert_eq!((n[0], n[49]), (0.001, 1.0));
+    fn linspace_gives_pytorchs_and_numpys_bits() {
+        let ours: Vec<u32> = linspace_values(-2.0, 2.0, 50)
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        assert_eq!(ours, TORCH_LINSPACE_BITS);
+        let ours: Vec<u64> = np_linspace(0.001, 1.0, 50)
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        assert_eq!(ours, NUMPY_LINSPACE_BITS);
     }
 
     #[test]

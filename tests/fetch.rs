@@ -272,6 +272,21 @@ fn a_fetch_lands_verified_in_the_cache_and_is_not_repeated() {
             assert_eq!(mnist::idx::check_md5(&file, &bytes), Ok(()));
         }
     }
+    // Against the format's own bytes, not the project's reader: the 5 training images'
+    // header, their first pixels as the fixture drew them, and the labels' header.
+    let images = std::fs::read(cache.join("train-images-idx3-ubyte")).unwrap();
+    assert_eq!(
+        images[..16],
+        [0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 28, 0, 0, 0, 28]
+    );
+    assert_eq!(images[16..20], [1, 32, 63, 94], "pixels i * 31 + 1");
+    assert_eq!(images.len(), 16 + 5 * 784);
+    let labels = std::fs::read(cache.join("t10k-labels-idx1-ubyte")).unwrap();
+    assert_eq!(
+        labels,
+        [0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9],
+        "3 labels, (i + 7) % 10"
+    );
     let requests = hub.requests.load(Ordering::SeqCst);
     assert_eq!(requests, 4, "a HEAD and a GET for each of the two files");
     mnist::find_or_fetch_in(&search, Some(cache_at(&cache)), &hub.endpoint, &splits).unwrap();
@@ -283,32 +298,52 @@ fn a_fetch_lands_verified_in_the_cache_and_is_not_repeated() {
     let _ = std::fs::remove_dir_all(&cache);
 }
 
-fn refused(answer: Answer, name: &str) -> String {
+/// Fetches from a hub that answers as told, within limits that retry quickly (and
+/// without the `HF_HUB_OFFLINE` check, so that the environment cannot stop the fetch
+/// before the server); the error, and the requests the hub saw.
+fn refused(answer: Answer, name: &str) -> (String, usize) {
     let (splits, served) = small_splits();
     let hub = serve(served, answer);
     let cache = scratch(name);
-    let err = mnist::find_or_fetch_in(&[], Some(cache_at(&cache)), &hub.endpoint, &splits)
+    let limits = fetch::Limits {
+        backoff: Duration::from_millis(10),
+        ..fetch::Limits::default()
+    };
+    let err = fetch::fetch_within(&cache, &hub.endpoint, &splits, &limits)
         .expect_err("a bad response must be refused");
     let err = format!("{err:#}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("fetching it failed"), "{err}");
     assert_eq!(
         entries(&cache),
         Vec::<String>::new(),
         "nothing is left behind"
     );
     let _ = std::fs::remove_dir_all(&cache);
-    err
+    (err, hub.requests.load(Ordering::SeqCst))
 }
 
 #[test]
 fn a_truncated_response_is_refused_with_nothing_left_behind() {
-    refused(Answer::CutShort, "cut");
+    let (err, requests) = refused(Answer::CutShort, "cut");
+    assert!(err.contains("mnist/train/0000.parquet"), "{err}");
+    assert!(
+        err.contains("(after 3 tries)"),
+        "a short answer is retried: {err}"
+    );
+    assert_eq!(requests, 6, "a HEAD and a GET, three times");
 }
 
 #[test]
 fn a_corrupt_response_is_refused_with_nothing_left_behind() {
-    refused(Answer::Corrupt, "corrupt");
+    let (err, requests) = refused(Answer::Corrupt, "corrupt");
+    assert!(
+        err.contains("the fetched mnist/train/0000.parquet"),
+        "{err}"
+    );
+    assert_eq!(
+        requests, 2,
+        "a HEAD and a GET, not retried: the bytes arrived"
+    );
 }
 
 #[test]
@@ -649,7 +684,7 @@ fn assert_refused(result: &Result<(), String>, cache: &Path, says: &str) {
     let err = result.as_ref().expect_err("the fetch must fail");
     assert!(err.contains(says), "{err:?} should say {says:?}");
     assert!(!err.contains('\n'), "{err}");
-    assert!(err.contains("--data-dir"), "says what to do: {err}");
+    assert!(err.contains("HF_ENDPOINT"), "says what to do: {err}");
     assert!(
         entries(cache).is_empty(),
         "nothing left: {:?}",

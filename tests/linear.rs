@@ -46,9 +46,15 @@ fn forward_and_gradients_match_the_composed_ops_on_random_shapes() {
         let w = Var::from_tensor(&random(&mut rng, (n_out, n_in))).unwrap();
         let b = Var::from_tensor(&random(&mut rng, (1, n_out)).squeeze(0).unwrap()).unwrap();
         let upstream = random(&mut rng, (batch, n_out));
+        let before = crossent::linear::fused_forwards();
         let fused = Linear::new(w.as_tensor().clone(), b.as_tensor().clone())
             .forward(x.as_tensor())
             .unwrap();
+        assert_eq!(
+            crossent::linear::fused_forwards(),
+            before + 1,
+            "the fused op ran"
+        );
         let reference = composed(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap();
         let shape = format!("{batch}x{n_in} -> {n_out}");
         assert_eq!(values(&fused), values(&reference), "{shape}: forward");
@@ -160,4 +166,54 @@ fn a_training_step_equals_the_composed_one() {
         assert!(off <= 1e-6, "parameter {k} off by {off} after three steps");
     }
     assert_eq!(ours[0].dtype(), DType::F32);
+}
+
+/// Inputs the fused op does not cover go to candle's composed ops, with their results:
+/// a 3-D batch, f64, f16 (and f32 parameters with an f64 input would be a dtype error
+/// in both).
+#[test]
+fn inputs_the_fused_op_does_not_cover_take_the_composed_path() {
+    let mut rng = SeededRng::new(5);
+    let w = random(&mut rng, (4, 3));
+    let b = random(&mut rng, (1, 4)).squeeze(0).unwrap();
+    let three_d = random(&mut rng, (10, 3)).reshape((2, 5, 3)).unwrap();
+    let cases: Vec<(&str, Tensor, Tensor, Tensor)> = vec![
+        ("3-D input", three_d, w.clone(), b.clone()),
+        (
+            "f64",
+            random(&mut rng, (5, 3))
+                .to_dtype(candle_core::DType::F64)
+                .unwrap(),
+            w.to_dtype(candle_core::DType::F64).unwrap(),
+            b.to_dtype(candle_core::DType::F64).unwrap(),
+        ),
+        (
+            "f16",
+            random(&mut rng, (5, 3))
+                .to_dtype(candle_core::DType::F16)
+                .unwrap(),
+            w.to_dtype(candle_core::DType::F16).unwrap(),
+            b.to_dtype(candle_core::DType::F16).unwrap(),
+        ),
+    ];
+    for (what, x, w, b) in cases {
+        let before = crossent::linear::fused_forwards();
+        let out = Linear::new(w.clone(), b.clone()).forward(&x).unwrap();
+        assert_eq!(
+            crossent::linear::fused_forwards(),
+            before,
+            "{what}: the fused op must not run"
+        );
+        let reference = x
+            .broadcast_matmul(&w.t().unwrap())
+            .unwrap()
+            .broadcast_add(&b)
+            .unwrap();
+        assert_eq!(out.dims(), reference.dims(), "{what}");
+        assert_eq!(
+            values(&out.to_dtype(candle_core::DType::F32).unwrap()),
+            values(&reference.to_dtype(candle_core::DType::F32).unwrap()),
+            "{what}"
+        );
+    }
 }

@@ -368,7 +368,50 @@ fn half_precision_is_computed_in_f32_and_returned_in_its_dtype() {
         assert_eq!(got.dtype(), dtype);
         assert!((values(&got)[0] - full).abs() < 1e-2, "{dtype:?}");
     }
-    let target32 = Tensor::new(&[1u32, 3], &cpu).unwrap();
+    // "Computed in f32" means: the half-precision inputs widened (exactly), the loss
+    // computed in f32, and that result rounded once. Inputs that half precision cannot
+    // hold exactly, so that arithmetic in the narrow type would round differently.
+    let target = Tensor::new(&[1u8, 3, 63, 0, 17, 42, 5, 9], &cpu).unwrap();
+    let bits = |t: &Tensor| {
+        t.to_dtype(DType::F32)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+            .to_bits()
+    };
+    for dtype in [DType::F16, DType::BF16] {
+        let mut told_apart = 0;
+        for variant in 0..20 {
+            let wide: Vec<f32> = (0..8 * 64)
+                .map(|k| ((k * 7 % 113 + variant) as f32 * 0.731).sin() * (1.0 + variant as f32))
+                .collect();
+            let narrow = Tensor::from_vec(wide, (8, 64), &cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let got = loss::cross_entropy(&narrow, &target, &d).unwrap();
+            let in_f32 = loss::cross_entropy(&narrow.to_dtype(DType::F32).unwrap(), &target, &d)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            assert_eq!(
+                bits(&got),
+                bits(&in_f32),
+                "{dtype:?} {variant}: one rounding of the f32 loss"
+            );
+            // The control: candle-nn's composed ops in the narrow type round at every
+            // step, and land elsewhere on some inputs, so the equality above can tell.
+            let narrow_arithmetic =
+                candle_nn::loss::cross_entropy(&narrow, &target.to_dtype(DType::U32).unwrap())
+                    .unwrap();
+            told_apart += usize::from(bits(&narrow_arithmetic) != bits(&in_f32));
+        }
+        assert!(told_apart > 0, "{dtype:?}: no input tells the two apart");
+    }
+    let x = Tensor::new(&[[0.5f32, -1.25, 2.0, 0.75], [1.5, 0.25, -0.5, 3.0]], &cpu).unwrap();
+    let target = Tensor::new(&[1u8, 3], &cpu).unwrap();
+    let target32 = target.to_dtype(DType::U32).unwrap();
+    let full = values(&loss::cross_entropy(&x, &target, &d).unwrap())[0];
     assert_eq!(
         values(&loss::cross_entropy(&x, &target32, &d).unwrap())[0],
         full

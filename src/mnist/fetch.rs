@@ -328,8 +328,8 @@ where
                     String::new()
                 };
                 bail!(
-                    "cannot fetch {what}: {}{after}; retry later, point HF_ENDPOINT at a hub \
-                     that answers, or provide the four IDX files with --data-dir",
+                    "cannot fetch {what}: {}{after}; retry later, or point HF_ENDPOINT at a \
+                     hub that answers",
                     failure.what
                 )
             }

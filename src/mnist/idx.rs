@@ -291,6 +291,14 @@ mod tests {
     #[test]
     fn images_file_has_the_idx_header() {
         let bytes = images_file(&[7; 2 * SIDE * SIDE]);
+        // The format's own bytes: magic 0x00000803 (unsigned byte, 3 dimensions), then
+        // 2 images of 28 by 28, big-endian; then the pixels.
+        assert_eq!(
+            bytes[..16],
+            [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28]
+        );
+        assert_eq!(bytes.len(), 16 + 2 * 784);
+        assert!(bytes[16..].iter().all(|&b| b == 7));
         let file = IdxFile {
             name: "images",
             magic: IMAGE_MAGIC,
@@ -298,5 +306,11 @@ mod tests {
             md5: "",
         };
         assert_eq!(check(&file, &bytes), Ok(()));
+    }
+
+    #[test]
+    fn labels_file_has_the_idx_header() {
+        // Magic 0x00000801 (unsigned byte, 1 dimension), 3 labels, then the labels.
+        assert_eq!(labels_file(&[5, 0, 4]), [0, 0, 8, 1, 0, 0, 0, 3, 5, 0, 4]);
     }
 }
