@@ -206,6 +206,7 @@ impl Lesson<'_> {
             pt::repr(&acc)?,
         ]);
         self.nb.show_seeded(code, &printed, notebook, RANDOM);
+        self.nb.record_values(&[&loss, &acc])?;
         Ok(acc.to_scalar::<f32>()?)
     }
 

@@ -48,7 +48,7 @@ pub struct Replication<'a> {
 /// let records = vec![
 ///     Record::Header { title: "Chapter 9".into(), origin: "a test".into() },
 ///     Record::Cell { cell: 1, code: "1 + 1".into(), matched: None },
-///     Record::Output { cell: 1, output: "2".into(), notebook: "2".into(), status: Status::Verbatim },
+///     Record::Output { cell: 1, output: "2".into(), notebook: "2".into(), status: Status::Verbatim, values: vec![] },
 /// ];
 /// let bytes = notebook_bytes(&Replication {
 ///     chapter: 9, records: &records, figure: &|_| None, device: "cpu", original: None,

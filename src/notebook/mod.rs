@@ -470,6 +470,11 @@ impl Notebook {
             self.add_misfit_of_text(&output, &notebook);
         }
         self.compare(n, &output, &notebook, tolerance);
+        if all_float {
+            if let Some(Record::Output { values, .. }) = self.records.last_mut() {
+                *values = floats;
+            }
+        }
         Ok(())
     }
 
@@ -533,7 +538,32 @@ impl Notebook {
             output: output.into(),
             notebook: notebook.into(),
             status,
+            values: Vec::new(),
         });
+    }
+
+    /// Keeps the unrounded values of `tensors` with the last output recorded (its
+    /// printed text shows them rounded), for comparisons finer than the print: the CUDA
+    /// parity test reads them from `CROSSENT_RECORD`.
+    pub fn record_values(&mut self, tensors: &[&Tensor]) -> Result<()> {
+        if self.silent {
+            return Ok(());
+        }
+        let mut all = Vec::new();
+        for t in tensors {
+            if let pt::Values::Float(values) = pt::HostTensor::from_tensor(t)?.values {
+                all.extend(values);
+            }
+        }
+        if let Some(Record::Output { values, .. }) = self
+            .records
+            .iter_mut()
+            .rev()
+            .find(|r| matches!(r, Record::Output { .. }))
+        {
+            *values = all;
+        }
+        Ok(())
     }
 
     /// A tensor cell whose printed text the notebook's export damaged (lines cut or

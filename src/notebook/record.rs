@@ -26,12 +26,16 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         matched: Option<CellMatch>,
     },
-    /// The output computed here, the notebook's printed output, and how they compare.
+    /// The output computed here, the notebook's printed output, and how they compare;
+    /// with the unrounded values behind a printed tensor, where the chapter keeps them
+    /// (the CUDA parity test compares them).
     Output {
         cell: usize,
         output: String,
         notebook: String,
         status: Status,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        values: Vec<f64>,
     },
     /// A cell that could not run here.
     NotRun {

@@ -33,6 +33,7 @@ pub fn render(record: &Record) -> String {
             output,
             notebook,
             status,
+            ..
         } => {
             let printed = indent(notebook, "    ");
             let verdict = match status {
