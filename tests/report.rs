@@ -371,8 +371,9 @@ fn ink(image: &image::RgbImage, (x0, y0, w, h): (u32, u32, u32, u32), background
 }
 
 /// Renders every page of a report folder: each page's screenshot is not blank, and
-/// every figure embedded in it, drawn alone in a grid cell of its own with no alt text
-/// (so that an image that does not decode leaves its cell empty), puts ink in its cell.
+/// every figure embedded in it, drawn alone in a grid cell of its own as a background
+/// image (so that an image that does not decode leaves its cell empty), puts ink in its
+/// cell.
 /// Gives the number of figures seen.
 fn render_every_page(browser: &Path, dir: &Path) -> usize {
     let profile = dir.join(".chromium-profile");
@@ -408,9 +409,11 @@ fn render_every_page(browser: &Path, dir: &Path) -> usize {
              grid-auto-rows:180px\">",
         );
         for src in &images {
+            // A background image: one that does not decode draws nothing at all (an
+            // <img> would still draw a broken-image frame).
             probe.push_str(&format!(
-                "<div><img alt=\"\" src=\"{src}\" style=\"display:block;width:200px;\
-                 height:150px;margin:15px 20px\"></div>"
+                "<div style=\"margin:15px 20px;width:200px;height:150px;\
+                 background:url('{src}') center/contain no-repeat\"></div>"
             ));
         }
         probe.push_str("</div></body></html>");
