@@ -34,19 +34,22 @@ pub fn linspace(start: f32, end: f32, steps: usize, device: &Device) -> Result<T
     )?)
 }
 
-/// The values of `torch.linspace(start, end, steps)` (float32).
+/// The values of `torch.linspace(start, end, steps)` (float32), bit for bit as PyTorch
+/// 2.x computes them on the CPU: the step rounded to f32, then each value from the
+/// nearer end, `start + step·i` (or `end − step·(steps−1−i)` for the second half)
+/// evaluated in f64 and rounded once.
 pub fn linspace_values(start: f32, end: f32, steps: usize) -> Vec<f32> {
     if steps == 1 {
         return vec![start];
     }
-    let step = (end - start) / (steps - 1) as f32;
+    let step = f64::from((end - start) / (steps - 1) as f32);
     let halfway = steps / 2;
     (0..steps)
         .map(|i| {
             if i < halfway {
-                start + step * i as f32
+                (f64::from(start) + step * i as f64) as f32
             } else {
-                end - step * (steps - i - 1) as f32
+                (f64::from(end) - step * (steps - i - 1) as f64) as f32
             }
         })
         .collect()

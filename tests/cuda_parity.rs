@@ -40,7 +40,8 @@ fn every_chapter_computes_the_same_values_on_cuda() {
         let run = |device: &str| {
             let record = dir.join(format!("{name}-{device}.json"));
             let mut cmd = Command::new(binary);
-            cmd.args(["--device", device]).env("CROSSENT_RECORD", &record);
+            cmd.args(["--device", device])
+                .env("CROSSENT_RECORD", &record);
             if name == "chapter-1" || name == "chapter-5" {
                 cmd.arg("--data-dir").arg(&mnist).arg("--out").arg(&dir);
             }
@@ -59,7 +60,10 @@ fn every_chapter_computes_the_same_values_on_cuda() {
         }
         let stdout = String::from_utf8_lossy(&gpu.stdout);
         assert!(gpu.status.success(), "{name} failed on CUDA: {err}");
-        assert!(stdout.contains("mismatched: 0\n"), "{name} on CUDA:\n{stdout}");
+        assert!(
+            stdout.contains("mismatched: 0\n"),
+            "{name} on CUDA:\n{stdout}"
+        );
         let (cpu, cpu_record) = run("cpu");
         assert!(cpu.status.success(), "{name} failed on the CPU");
         let (cpu, gpu) = (outputs(&cpu_record), outputs(&gpu_record));
@@ -72,7 +76,11 @@ fn every_chapter_computes_the_same_values_on_cuda() {
         let mut compared = 0;
         let mut worst: f64 = 0.0;
         for (k, (a, b)) in cpu.iter().zip(&gpu).take(upto).enumerate() {
-            assert_eq!(a.len(), b.len(), "{name}: output {k} holds other values on CUDA");
+            assert_eq!(
+                a.len(),
+                b.len(),
+                "{name}: output {k} holds other values on CUDA"
+            );
             for (x, y) in a.iter().zip(b) {
                 let off = (x - y).abs() / x.abs().max(1.0);
                 assert!(
@@ -114,7 +122,12 @@ fn first_epoch_end(records: &[Value]) -> usize {
     let mut trained = false;
     for record in records {
         match record["kind"].as_str() {
-            Some("cell") if record["code"].as_str().unwrap_or("").contains("for epoch in") => {
+            Some("cell")
+                if record["code"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("for epoch in") =>
+            {
                 trained = true
             }
             Some("output") => {

@@ -611,13 +611,14 @@ fn reset(stream: &TcpStream) {
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
-/// Limits short enough for a test: a second to answer or go silent, a 1 s rate window,
-/// 1 MiB a file, two retries after 50 ms.
+/// Limits short enough for a test: a second to answer, two of silence (longer than the
+/// answer's bound, as by default, so that the answer's bound is the one that fires), a
+/// 1 s rate window, 1 MiB a file, two retries after 50 ms.
 fn short_limits() -> fetch::Limits {
     fetch::Limits {
         connect: Duration::from_secs(1),
         answer: Duration::from_secs(1),
-        stall: Duration::from_secs(1),
+        stall: Duration::from_secs(2),
         min_rate: 4096,
         rate_window: Duration::from_secs(1),
         max_bytes: 1 << 20,
