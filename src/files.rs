@@ -45,3 +45,17 @@ pub fn write_with(
 pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     write_with(dir, name, "", |path| Ok(std::fs::write(path, bytes)?))
 }
+
+/// Writes `bytes` to `path` (a file in an existing folder, `.` when it names none);
+/// `what` names where the path came from in the error when it names no file.
+pub fn write_at(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow!("{what} must name a file"))?;
+    write_file(dir, name, bytes)
+}

@@ -69,25 +69,38 @@ fn serve(files: Vec<(&'static str, Vec<u8>)>, answer: Answer) -> Hub {
     }
 }
 
-fn respond(
-    mut stream: TcpStream,
-    files: &[(&str, Vec<u8>)],
-    answer: Answer,
-) -> std::io::Result<()> {
+/// Reads one request's head (at most 16 KiB, within 5 s): its method and path, or `None`
+/// when the client left first. Also bounds the stream's writes to 5 s.
+fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<(String, String)>> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
     let mut request = Vec::new();
     let mut buf = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 << 10 {
         let n = stream.read(&mut buf)?;
         if n == 0 {
-            return Ok(());
+            return Ok(None);
         }
         request.extend_from_slice(&buf[..n]);
     }
     let text = String::from_utf8_lossy(&request);
-    let mut words = text.split_whitespace();
-    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let mut words = text.split_whitespace().map(str::to_string);
+    Ok(Some((
+        words.next().unwrap_or_default(),
+        words.next().unwrap_or_default(),
+    )))
+}
+
+fn respond(
+    mut stream: TcpStream,
+    files: &[(&str, Vec<u8>)],
+    answer: Answer,
+) -> std::io::Result<()> {
+    let Some((method, path)) = read_request(&mut stream)? else {
+        return Ok(());
+    };
+    let (method, path) = (method.as_str(), path.as_str());
     let found = files
         .iter()
         .find(|(name, _)| path.contains("/ylecun/mnist/resolve/") && path.ends_with(name));
@@ -507,21 +520,10 @@ fn misbehave(
     stop: &AtomicBool,
     deadline: Instant,
 ) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
-    let mut request = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 << 10 {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        request.extend_from_slice(&buf[..n]);
-    }
-    let text = String::from_utf8_lossy(&request);
-    let mut words = text.split_whitespace();
-    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let Some((method, path)) = read_request(&mut stream)? else {
+        return Ok(());
+    };
+    let (method, path) = (method.as_str(), path.as_str());
     let body = files
         .iter()
         .find(|(name, _)| path.ends_with(name))

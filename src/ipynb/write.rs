@@ -69,16 +69,7 @@ pub fn notebook_bytes(r: &Replication) -> Result<Vec<u8>> {
 
 /// Writes the notebook to `path` whole or not at all.
 pub fn write(path: &std::path::Path, r: &Replication) -> Result<()> {
-    let bytes = notebook_bytes(r)?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| anyhow::anyhow!("--write-notebook must name a file"))?;
-    crate::files::write_file(dir, name, &bytes)
+    crate::files::write_at(path, &notebook_bytes(r)?, "--write-notebook")
 }
 
 fn from_records(r: &Replication) -> Value {

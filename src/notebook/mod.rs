@@ -374,17 +374,31 @@ impl Notebook {
         let matched = self.locate(code);
         let expected = self.expected(&matched, notebook);
         let n = self.open_cell(code, matched);
-        match expected {
-            Ok(notebook) => {
-                self.add_misfit_of_text(output, &notebook);
-                self.compare(n, output, &notebook, None);
-            }
-            Err(reason) => self.not_in_notebook(n, output, reason),
+        if let Some(notebook) = self.compared_with(n, output, expected) {
+            self.add_misfit_of_text(output, &notebook);
+            self.compare(n, output, &notebook, None);
         }
     }
 
     fn not_in_notebook(&mut self, cell: usize, output: &str, reason: String) {
         self.output(cell, output, "", Status::NotInNotebook { reason });
+    }
+
+    /// The notebook's text to compare cell `cell`'s output with; where there is none,
+    /// records the output as having nothing to compare with and gives `None`.
+    fn compared_with<'a>(
+        &mut self,
+        cell: usize,
+        output: &str,
+        expected: std::result::Result<Cow<'a, str>, String>,
+    ) -> Option<Cow<'a, str>> {
+        match expected {
+            Ok(notebook) => Some(notebook),
+            Err(reason) => {
+                self.not_in_notebook(cell, output, reason);
+                None
+            }
+        }
     }
 
     /// A cell whose output is a tensor, printed as PyTorch prints it and compared verbatim.
@@ -457,12 +471,8 @@ impl Notebook {
             reprs.concat()
         };
         let n = self.open_cell(code, matched);
-        let notebook = match expected {
-            Ok(notebook) => notebook,
-            Err(reason) => {
-                self.not_in_notebook(n, &output, reason);
-                return Ok(());
-            }
+        let Some(notebook) = self.compared_with(n, &output, expected) else {
+            return Ok(());
         };
         if all_float {
             self.add_misfit_of_values(&floats, &notebook);
@@ -585,12 +595,8 @@ impl Notebook {
         let expected = self.expected(&matched, notebook);
         let output = pt::repr_host(&host);
         let n = self.open_cell(code, matched);
-        let notebook = match expected {
-            Ok(notebook) => notebook,
-            Err(reason) => {
-                self.not_in_notebook(n, &output, reason);
-                return Ok(());
-            }
+        let Some(notebook) = self.compared_with(n, &output, expected) else {
+            return Ok(());
         };
         let theirs = printed_tokens(&notebook);
         // A notebook file holds the text undamaged: it may match verbatim.
@@ -815,16 +821,7 @@ fn checked_destination(path: &std::path::Path) -> Result<PathBuf> {
 
 /// Writes the records as JSON, through a temporary file renamed when complete.
 fn write_records(path: &std::path::Path, records: &[Record]) -> Result<()> {
-    let json = serde_json::to_vec(records)?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| anyhow::anyhow!("CROSSENT_RECORD must name a file"))?;
-    crate::files::write_file(dir, name, &json)
+    crate::files::write_at(path, &serde_json::to_vec(records)?, "CROSSENT_RECORD")
 }
 
 /// The largest absolute difference between the numbers of two printed texts, when the
