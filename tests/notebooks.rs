@@ -10,6 +10,8 @@
 //! (`.ci/run` installs them; without them those tests print a `skipped` line, and fail
 //! under `CI=true`).
 
+mod common;
+
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -149,6 +151,30 @@ fn every_chapter_writes_a_valid_notebook_whose_bytes_two_runs_repeat() {
         assert_eq!(nb["metadata"]["crossent"]["passed"], true);
         paths.push(first);
     }
+    if let Some(mnist) = common::mnist_or_skip("chapter 5's written notebook") {
+        let path = dir.join("chapter-5.ipynb");
+        let figures = dir.join("chapter-5-figures");
+        let out = run(
+            chapter(5),
+            &[
+                "--data-dir",
+                mnist.to_str().unwrap(),
+                "--out",
+                figures.to_str().unwrap(),
+                "--write-notebook",
+                path.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "chapter-5: {}", text(&out.stderr));
+        let nb = read_json(&path);
+        let images = code_cells(&nb)
+            .iter()
+            .flat_map(|c| c["outputs"].as_array().unwrap())
+            .filter(|o| o["data"]["image/png"].is_string())
+            .count();
+        assert_eq!(images, 6, "chapter 5 draws six figures");
+        paths.push(path);
+    }
     // Chapter 1's figures are PNGs in display_data outputs, with a text alternative.
     let nb = read_json(&paths[0]);
     let images: Vec<&Value> = code_cells(&nb)
@@ -181,6 +207,33 @@ fn every_chapter_writes_a_valid_notebook_whose_bytes_two_runs_repeat() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         let page = std::fs::read_to_string(&html).unwrap();
         assert!(page.contains("1.3577"), "the rendered page shows our loss");
+        if let Some(browser) = common::chromium() {
+            let shot = dir.join("chapter-2-notebook.png");
+            let out = Command::new(&browser)
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--hide-scrollbars",
+                ])
+                .arg(format!(
+                    "--user-data-dir={}",
+                    dir.join(".profile").display()
+                ))
+                .args(["--window-size=1000,1400"])
+                .arg(format!("--screenshot={}", shot.display()))
+                .arg(format!("file://{}", html.display()))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let image = image::open(&shot).unwrap().to_rgb8();
+            let background = *image.get_pixel(image.width() - 1, image.height() - 1);
+            let inked = image.pixels().filter(|p| **p != background).count();
+            assert!(
+                inked * 50 > (image.width() * image.height()) as usize,
+                "the notebook as GitHub-like HTML renders blank ({inked} pixels)"
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -382,12 +435,40 @@ fn a_wrong_chapters_notebook_is_one_line() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Peak memory of the largest child this test process has waited for, in bytes.
-fn children_peak_memory() -> u64 {
-    // SAFETY: getrusage only fills the struct it is given.
+/// Runs `binary` and gives its exit code, stdout, stderr and its own peak memory in
+/// bytes (from `wait4`, which reports the child's resource use alone).
+fn run_measured(binary: &str, args: &[&str]) -> (Option<i32>, String, String, u64) {
+    use std::io::Read;
+    let mut child = Command::new(binary)
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).unwrap();
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).unwrap();
+        s
+    });
+    let mut status = 0;
+    // SAFETY: wait4 reaps this child (never waited for otherwise) and fills `usage`.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    usage.ru_maxrss as u64 * 1024
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (
+        code,
+        out.join().unwrap(),
+        err.join().unwrap(),
+        usage.ru_maxrss as u64 * 1024,
+    )
 }
 
 #[test]
@@ -451,19 +532,20 @@ fn hostile_notebooks_end_in_one_line_bounded_in_memory() {
     cases.push((fifo, "not a regular file"));
     cases.push((dir.join("missing.ipynb"), "cannot read the notebook"));
     for (path, says) in &cases {
-        let out = run(chapter(2), &["--notebook", path.to_str().unwrap()]);
-        let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{}: {err}", path.display());
+        let (code, stdout, err, peak) =
+            run_measured(chapter(2), &["--notebook", path.to_str().unwrap()]);
+        assert_eq!(code, Some(1), "{}: {err}", path.display());
         assert_eq!(err.lines().count(), 1, "{}: {err}", path.display());
         assert!(err.contains(says), "{}: {err}", path.display());
         assert!(!err.contains("panicked"), "{err}");
-        assert!(out.stdout.is_empty(), "{}", path.display());
+        assert!(stdout.is_empty(), "{}", path.display());
+        assert!(
+            peak < 500 << 20,
+            "{}: peak memory {} MB",
+            path.display(),
+            peak >> 20
+        );
     }
-    assert!(
-        children_peak_memory() < 500 << 20,
-        "peak memory {} MB",
-        children_peak_memory() >> 20
-    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -523,6 +605,19 @@ fn the_report_takes_a_folder_of_notebooks_and_writes_one_per_chapter() {
         two["metadata"]["crossent"]["matching"]["matched_by"]["id"],
         27
     );
+    if let Some(py) = python_or_skip("the report's notebooks validate") {
+        let written: Vec<String> = (1..=4)
+            .map(|n| {
+                out_dir
+                    .join(format!("chapter-{n}.ipynb"))
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        let args: Vec<&str> = written.iter().map(String::as_str).collect();
+        let out = python(&py, VALIDATE, &args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
     let json = read_json(&out_dir.join("report.json"));
     let file = &json["chapters"][1]["notebook_file"];
     assert_eq!(file["file"], "chapter-2.ipynb");

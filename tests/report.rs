@@ -295,31 +295,6 @@ fn a_chapter_that_cannot_run_gets_a_page_saying_why_and_the_run_fails() {
     let _ = std::fs::remove_dir_all(&empty);
 }
 
-/// A headless Chromium, if installed (`.ci/run` installs Debian's).
-fn chromium() -> Option<PathBuf> {
-    let found = ["chromium-headless-shell", "chromium", "chromium-browser"]
-        .iter()
-        .flat_map(|name| {
-            [
-                PathBuf::from("/usr/bin").join(name),
-                PathBuf::from("/usr/lib/chromium").join(name),
-                PathBuf::from("/usr/lib/chromium-headless-shell").join(name),
-            ]
-        })
-        .find(|p| p.is_file());
-    if found.is_none() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true and no headless Chromium is installed; .ci/run installs it");
-        }
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped the browser test: no headless Chromium (apt-get install chromium-headless-shell)"
-        );
-    }
-    found
-}
-
 /// A screenshot of `page` (a file) at `width`×`height`, taken by headless Chromium.
 fn screenshot(
     browser: &Path,
@@ -448,7 +423,9 @@ fn render_every_page(browser: &Path, dir: &Path) -> usize {
 
 #[test]
 fn headless_chromium_renders_every_page_and_every_figure() {
-    let Some(browser) = chromium() else { return };
+    let Some(browser) = common::chromium() else {
+        return;
+    };
     // Without MNIST: chapter 1 still draws its six figures, chapter 5's page says why it
     // could not run. Always rendered, whatever this machine holds.
     let without = scratch("render-without-mnist");

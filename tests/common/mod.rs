@@ -27,3 +27,28 @@ pub fn mnist_or_skip(test: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// A headless Chromium, if installed (`.ci/run` installs Debian's).
+pub fn chromium() -> Option<PathBuf> {
+    let found = ["chromium-headless-shell", "chromium", "chromium-browser"]
+        .iter()
+        .flat_map(|name| {
+            [
+                PathBuf::from("/usr/bin").join(name),
+                PathBuf::from("/usr/lib/chromium").join(name),
+                PathBuf::from("/usr/lib/chromium-headless-shell").join(name),
+            ]
+        })
+        .find(|p| p.is_file());
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true and no headless Chromium is installed; .ci/run installs it");
+        }
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped the browser test: no headless Chromium (apt-get install chromium-headless-shell)"
+        );
+    }
+    found
+}
