@@ -437,6 +437,8 @@ fn a_wrong_chapters_notebook_is_one_line() {
 
 /// Runs `binary` and gives its exit code, stdout, stderr and its own peak memory in
 /// bytes (from `wait4`, which reports the child's resource use alone).
+// The child is reaped by wait4, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn run_measured(binary: &str, args: &[&str]) -> (Option<i32>, String, String, u64) {
     use std::io::Read;
     let mut child = Command::new(binary)
