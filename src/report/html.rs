@@ -113,7 +113,7 @@ fn verdict(passed: bool, what: &str) -> String {
 
 /// The summary table of one chapter.
 fn summary_table(run: &ChapterRun, s: &Summary) -> String {
-    let rows = [
+    let mut rows = vec![
         (
             "cells reproduced",
             format!("{} of {}", s.cells - s.not_run.len(), s.cells),
@@ -135,6 +135,15 @@ fn summary_table(run: &ChapterRun, s: &Summary) -> String {
         ("figures", s.figures.to_string()),
         ("run time", format!("{:.2} s", run.seconds)),
     ];
+    if s.not_in_notebook > 0 {
+        rows.insert(
+            6,
+            (
+                "nothing to compare with in the notebook file",
+                s.not_in_notebook.to_string(),
+            ),
+        );
+    }
     let mut html = String::from("<section class=\"summary\"><div class=\"table\"><table>\n");
     for (label, value) in rows {
         let _ = writeln!(

@@ -185,6 +185,8 @@ pub struct JsonSummary {
     pub within_tolerance: usize,
     pub mismatched: usize,
     pub not_comparable_by_design: usize,
+    /// Outputs the notebook file given had nothing to compare with.
+    pub nothing_to_compare_with: usize,
     pub checks_passed: usize,
     pub checks_failed: usize,
     pub notebook_mistakes: usize,
@@ -201,6 +203,7 @@ impl From<&Summary> for JsonSummary {
             within_tolerance: s.within_tolerance,
             mismatched: s.mismatched.len(),
             not_comparable_by_design: s.incomparable(),
+            nothing_to_compare_with: s.not_in_notebook,
             checks_passed: s.checks_passed,
             checks_failed: s.checks_failed.len(),
             notebook_mistakes: s.findings.len(),
