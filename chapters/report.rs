@@ -198,7 +198,7 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
             Ok((nb.into_records()?, original))
         });
         let seconds = start.elapsed().as_secs_f64();
-        let mut run = match result {
+        let run = match result {
             Ok((records, original)) => {
                 let mut run = ChapterRun {
                     number,
@@ -227,7 +227,6 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
                 notebook: None,
             },
         };
-        run.seconds = seconds;
         let s = run.summary();
         match &run.error {
             None => eprintln!(

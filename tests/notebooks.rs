@@ -289,8 +289,27 @@ fn chapter_2_reads_each_form_of_the_wild_and_its_own() {
     let plain = write_own(2, &own_path, &[]);
     let own = read_json(&own_path);
     let summary_of = |s: &str| s[s.find("\nSummary:").unwrap()..].to_string();
-    // Read back, its own notebook matches every cell by id and prints the same run.
-    let back = run(chapter(2), &["--notebook", own_path.to_str().unwrap()]);
+    // Read back, its own notebook matches every cell by id and prints the same run; the
+    // notebook written from it holds each cell's annotations once, not twice.
+    let again_path = dir.join("again.ipynb");
+    let back = run(
+        chapter(2),
+        &[
+            "--notebook",
+            own_path.to_str().unwrap(),
+            "--write-notebook",
+            again_path.to_str().unwrap(),
+        ],
+    );
+    let annotations = |nb: &Value| {
+        code_cells(nb)
+            .iter()
+            .flat_map(|c| c["outputs"].as_array().unwrap())
+            .filter(|o| o["metadata"]["crossent"] == "annotations")
+            .count()
+    };
+    assert!(annotations(&own) > 0);
+    assert_eq!(annotations(&read_json(&again_path)), annotations(&own));
     assert!(back.status.success(), "{}", text(&back.stderr));
     let back_text = text(&back.stdout);
     assert!(

@@ -176,6 +176,16 @@ pub fn joined_text(value: &Value) -> Option<String> {
     }
 }
 
+/// Whether an output is our own annotations (checks, mistakes) in a notebook we wrote:
+/// not part of what the cell printed.
+pub fn is_annotation(output: &Value) -> bool {
+    output
+        .get("metadata")
+        .and_then(|m| m.get("crossent"))
+        .and_then(Value::as_str)
+        == Some("annotations")
+}
+
 /// The id of a cell: nbformat 4.5's, else Colab's.
 pub fn cell_id(cell: &Value) -> Option<String> {
     cell.get("id")
@@ -205,14 +215,7 @@ fn read_cell(index: usize, cell: &Value) -> Result<FileCell> {
             Some(_) => bail!("outputs is not a list"),
         };
         for output in outputs {
-            // Our own annotations (checks, mistakes) in a notebook we wrote are not part
-            // of what the cell printed.
-            if output
-                .get("metadata")
-                .and_then(|m| m.get("crossent"))
-                .and_then(Value::as_str)
-                == Some("annotations")
-            {
+            if is_annotation(output) {
                 continue;
             }
             let text = match output.get("output_type").and_then(Value::as_str) {

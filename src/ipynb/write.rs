@@ -18,7 +18,7 @@
 //! its metadata, after the outputs the notebook printed, which stay first and intact.
 
 use super::matching::chapter_cell_id;
-use super::read::{cell_id, NotebookFile};
+use super::read::{cell_id, is_annotation, NotebookFile};
 use crate::notebook::record::{Record, Status, Summary};
 use crate::report::{cells, CellView, JsonCell, JsonSummary};
 use anyhow::Result;
@@ -198,7 +198,13 @@ fn our_outputs(r: &Replication, view: &CellView, code: &str, theirs: Option<&Val
         match item {
             Record::Output { output, status, .. } => {
                 if matches!(status, Status::Verbatim) && !theirs.is_empty() {
-                    outputs.extend(theirs.iter().filter(|o| !is_image(o)).cloned());
+                    // An earlier run's annotations give way to this run's, below.
+                    outputs.extend(
+                        theirs
+                            .iter()
+                            .filter(|o| !is_image(o) && !is_annotation(o))
+                            .cloned(),
+                    );
                 } else {
                     outputs.push(text_output(view.cell, code, output, theirs));
                 }

@@ -187,7 +187,6 @@ pub fn fetch_within(
     splits: &[Split],
     limits: &Limits,
 ) -> Result<Fetched> {
-    let limits = limits.clone();
     std::fs::create_dir_all(dest).with_context(|| {
         format!(
             "cannot create the MNIST cache folder {}; set XDG_CACHE_HOME to a writable folder",
@@ -237,9 +236,9 @@ pub fn fetch_within(
     for split in splits {
         let path = download.path().join(split.parquet.replace('/', "-"));
         let what = || format!("{} from {dataset_url}", split.parquet);
-        let bytes = runtime.block_on(with_retries(&limits, &what(), || {
+        let bytes = runtime.block_on(with_retries(limits, &what(), || {
             let bar = Bar::new(split.parquet, announcement.clone());
-            stream_to_file(&repo, split.parquet, &path, &limits, bar)
+            stream_to_file(&repo, split.parquet, &path, limits, bar)
         }))?;
         downloaded += bytes;
         let (images, labels) = idx_from_parquet(&path, split)

@@ -408,7 +408,6 @@ impl Notebook {
 
     /// A cell whose output is a Python tuple of tensors, printed as Python prints it.
     pub fn tensor_tuple(&mut self, code: &str, ts: &[&Tensor], notebook: &str) -> Result<()> {
-        self.fail_if_refused()?;
         let hosts = ts
             .iter()
             .map(|t| pt::HostTensor::from_tensor(t))
@@ -470,9 +469,7 @@ impl Notebook {
         }
         self.compare(n, &output, &notebook, tolerance);
         if all_float {
-            if let Some(Record::Output { values, .. }) = self.records.last_mut() {
-                *values = floats;
-            }
+            self.keep_values(floats);
         }
         Ok(())
     }
@@ -554,15 +551,20 @@ impl Notebook {
                 all.extend(values);
             }
         }
+        self.keep_values(all);
+        Ok(())
+    }
+
+    /// Puts `values` into the last output recorded.
+    fn keep_values(&mut self, kept: Vec<f64>) {
         if let Some(Record::Output { values, .. }) = self
             .records
             .iter_mut()
             .rev()
             .find(|r| matches!(r, Record::Output { .. }))
         {
-            *values = all;
+            *values = kept;
         }
-        Ok(())
     }
 
     /// A tensor cell whose printed text the notebook's export damaged (lines cut or
@@ -694,14 +696,15 @@ impl Notebook {
     ) -> Result<()> {
         self.fail_if_refused()?;
         let matched = self.locate(code);
-        let original_images = match (&matched, &self.matcher) {
-            (Some(m), Some(matcher)) => matcher.file().cells[m.index].images.clone(),
-            _ => Vec::new(),
-        };
+        let file_cell = matched.as_ref().map(|m| m.index);
         let cell = self.open_cell(code, matched);
         if self.silent {
             return Ok(());
         }
+        let original_images = match (file_cell, &self.matcher) {
+            (Some(index), Some(matcher)) => matcher.file().cells[index].images.clone(),
+            _ => Vec::new(),
+        };
         let drawn = draw()?;
         self.record(Record::Figure {
             cell,
@@ -749,9 +752,7 @@ impl Notebook {
             ExitCode::FAILURE
         }
     }
-}
 
-impl Notebook {
     /// Writes the run as a Jupyter notebook (see `crate::ipynb::write`).
     fn write_notebook(&self, path: &std::path::Path) -> Result<()> {
         let figure_dir = self.figure_dir.clone();
@@ -774,7 +775,7 @@ impl Notebook {
 }
 
 /// A figure the chapter wrote, read back for a notebook (bounded: figures are small).
-pub fn read_figure(path: &std::path::Path) -> Option<Vec<u8>> {
+fn read_figure(path: &std::path::Path) -> Option<Vec<u8>> {
     use std::io::Read;
     let mut bytes = Vec::new();
     std::fs::File::open(path)
