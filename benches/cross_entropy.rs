@@ -12,8 +12,8 @@
 
 use anyhow::Result;
 use candle_core::{Device, Tensor, Var};
-use crossent::lesson::SeededRng;
 use crossent::loss::{self, CrossEntropyOptions};
+use crossent::rng::SeededRng;
 use std::process::Command;
 use std::time::Instant;
 

@@ -3,7 +3,7 @@
 //! installed, the same loop in PyTorch is timed in the same run
 //! (`scripts/bench_epoch_pytorch.py`) and the ratio printed. Beside it, in the same
 //! rounds, the levers one by one: candle-nn's `Linear` and `SGD` (the composed path),
-//! the library's fused `Linear` with candle-nn's `SGD`, and both library pieces (what
+//! the library's `FusedLinear` with candle-nn's `SGD`, and both library pieces (what
 //! chapter 5 uses).
 //!
 //! Run: `cargo bench --bench epoch` (MNIST found or fetched as the chapters do). For a
@@ -13,10 +13,11 @@
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{Module, Optimizer};
-use crossent::lesson::{sequential, Linear, SeededRng};
-use crossent::linear::Sgd;
+use crossent::lesson::model::{sequential, Linear};
+use crossent::lesson::training::{slices, train_epoch};
 use crossent::mnist;
-use crossent::train::{slices, train_epoch};
+use crossent::optim::Sgd;
+use crossent::rng::SeededRng;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
@@ -28,9 +29,9 @@ const ROUNDS: usize = 3;
 enum Variant {
     /// candle-nn's `Linear` and `SGD`.
     Composed,
-    /// The library's fused `Linear`, candle-nn's `SGD`.
+    /// The library's `FusedLinear`, candle-nn's `SGD`.
     FusedLinear,
-    /// The library's fused `Linear` and in-place `Sgd`: chapter 5's.
+    /// The library's `FusedLinear` and in-place `Sgd`: chapter 5's.
     Library,
 }
 

@@ -10,6 +10,7 @@
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor, Var, D};
 use clap::Parser;
+use crossent::chapter::{self, Chapter};
 use crossent::cli::{self, CommonArgs, NotebookArgs};
 use crossent::loss::{self, CrossEntropyOptions, Reduction};
 use crossent::notebook::Notebook;
@@ -21,9 +22,16 @@ use crossent::{mnist, np, pt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const TITLE: &str = "Chapter 1 — Cross-entropy from scratch";
-const ORIGIN: &str =
-    "an untitled fastai notebook on cross-entropy from scratch (it names no author or file)";
+/// This chapter: what it is and how to run it (the report reads it too).
+pub const CHAPTER: Chapter = Chapter {
+    number: 1,
+    title: "Chapter 1 — Cross-entropy from scratch",
+    origin:
+        "an untitled fastai notebook on cross-entropy from scratch (it names no author or file)",
+    original_file: None,
+    takes_figures_and_data: true,
+    run: |argv, device| run(chapter::parse_args(argv)?, device),
+};
 
 #[derive(Parser)]
 #[command(
@@ -59,7 +67,7 @@ fn main() -> ExitCode {
 /// goes unless the harness is quiet; the report runs chapters this way too).
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
     let out = plot::prepare_out_dir(args.out.as_deref(), "chapter-1")?;
-    let mut nb = Notebook::for_chapter(1, TITLE, ORIGIN, &args.notebooks)?;
+    let mut nb = Notebook::for_chapter(&CHAPTER, &args.notebooks)?;
     nb.on_device(device);
     nb.figures_in(&out);
     notebook(&mut nb, device, &out, args.data_dir.as_deref())?;

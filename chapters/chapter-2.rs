@@ -10,18 +10,25 @@
 use anyhow::Result;
 use candle_core::{Device, Tensor, D};
 use clap::Parser;
+use crossent::chapter::{self, Chapter};
 use crossent::cli::{self, CommonArgs, NotebookArgs};
-use crossent::lesson::SeededRng;
 use crossent::loss::{self, CrossEntropyOptions};
 use crossent::notebook::Notebook;
 use crossent::refine::{refine, Refined};
+use crossent::rng::SeededRng;
 use crossent::torchlike::{max_abs_diff, pick_rows, scalar};
 use crossent::{np, printed, pt};
 use std::process::ExitCode;
 
-const TITLE: &str = "Chapter 2 — How cross-entropy works";
-const ORIGIN: &str =
-    "How_cross_entropy_works.ipynb, sdamadi/Today-I-learned on GitHub (named by its Colab badge)";
+/// This chapter: what it is and how to run it (the report reads it too).
+pub const CHAPTER: Chapter = Chapter {
+    number: 2,
+    title: "Chapter 2 — How cross-entropy works",
+    origin: "How_cross_entropy_works.ipynb, sdamadi/Today-I-learned on GitHub (named by its Colab badge)",
+    original_file: Some("How_cross_entropy_works.ipynb"),
+    takes_figures_and_data: false,
+    run: |argv, device| run(chapter::parse_args(argv)?, device),
+};
 
 /// `x = torch.randn(5, 3)` as the notebook printed it (4 decimals); with `--notebook`,
 /// what that file's `x` printed instead.
@@ -123,7 +130,7 @@ fn main() -> ExitCode {
 /// The chapter, cell by cell, on `device`: its harness with every record (printed as it
 /// goes unless the harness is quiet; the report runs chapters this way too).
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
-    let mut nb = Notebook::for_chapter(2, TITLE, ORIGIN, &args.notebooks)?;
+    let mut nb = Notebook::for_chapter(&CHAPTER, &args.notebooks)?;
     nb.on_device(device);
     let (printed, target) = printed_draws(&nb)?;
     if args.as_printed {

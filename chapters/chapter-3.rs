@@ -9,15 +9,22 @@
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor, Var};
 use clap::Parser;
+use crossent::chapter::{self, Chapter};
 use crossent::cli::{self, CommonArgs, NotebookArgs};
 use crossent::notebook::Notebook;
 use crossent::torchlike::{gradient, max_abs_diff, one_hot, scalar};
 use crossent::{np, pt};
 use std::process::ExitCode;
 
-const TITLE: &str = "Chapter 3 — Cross-entropy theory";
-const ORIGIN: &str =
-    "\"Cross-Entropy: Theoretical Basics\", a notebook that names no author or file";
+/// This chapter: what it is and how to run it (the report reads it too).
+pub const CHAPTER: Chapter = Chapter {
+    number: 3,
+    title: "Chapter 3 — Cross-entropy theory",
+    origin: "\"Cross-Entropy: Theoretical Basics\", a notebook that names no author or file",
+    original_file: None,
+    takes_figures_and_data: false,
+    run: |argv, device| run(chapter::parse_args(argv)?, device),
+};
 
 #[derive(Parser)]
 #[command(
@@ -43,7 +50,7 @@ fn main() -> ExitCode {
 /// The chapter, cell by cell, on `device`: its harness with every record (printed as it
 /// goes unless the harness is quiet; the report runs chapters this way too).
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
-    let mut nb = Notebook::for_chapter(3, TITLE, ORIGIN, &args.notebooks)?;
+    let mut nb = Notebook::for_chapter(&CHAPTER, &args.notebooks)?;
     nb.on_device(device);
     implementation_cell(&mut nb, device)?;
     theory(&mut nb, device)?;

@@ -9,6 +9,7 @@
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor, Var, D};
 use clap::Parser;
+use crossent::chapter::{self, Chapter};
 use crossent::cli::{self, CommonArgs, NotebookArgs};
 use crossent::loss::{self, CrossEntropyOptions, Reduction};
 use crossent::notebook::Notebook;
@@ -17,8 +18,15 @@ use crossent::torchlike::{gradient, max_abs_diff, one_hot, pick_rows};
 use crossent::{np, printed, pt};
 use std::process::ExitCode;
 
-const TITLE: &str = "Chapter 4 — Likelihood and the gradient of cross-entropy";
-const ORIGIN: &str = "\"Maximizing the likelihood of the labels of the data\" (its images link to nasheqlbrm/blog on GitHub)";
+/// This chapter: what it is and how to run it (the report reads it too).
+pub const CHAPTER: Chapter = Chapter {
+    number: 4,
+    title: "Chapter 4 — Likelihood and the gradient of cross-entropy",
+    origin: "\"Maximizing the likelihood of the labels of the data\" (its images link to nasheqlbrm/blog on GitHub)",
+    original_file: Some("2021-08-07-Cross-Entropy-Loss-PyTorch.ipynb"),
+    takes_figures_and_data: false,
+    run: |argv, device| run(chapter::parse_args(argv)?, device),
+};
 
 /// The cell that draws the activations and prints them.
 const ACTIVATIONS_CELL: &str = "activations = torch.randn((6,2))*2\nactivations";
@@ -81,7 +89,7 @@ fn main() -> ExitCode {
 /// The chapter, cell by cell, on `device`: its harness with every record (printed as it
 /// goes unless the harness is quiet; the report runs chapters this way too).
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
-    let mut nb = Notebook::for_chapter(4, TITLE, ORIGIN, &args.notebooks)?;
+    let mut nb = Notebook::for_chapter(&CHAPTER, &args.notebooks)?;
     nb.on_device(device);
     let printed = printed::input_values(
         &nb.printed_input(ACTIVATIONS_CELL, ACTIVATIONS_PRINTED)?,

@@ -26,8 +26,8 @@ mod chapter_5;
 use anyhow::{Context, Result};
 use candle_core::Device;
 use clap::Parser;
+use crossent::chapter::Chapter;
 use crossent::cli::{self, CommonArgs};
-use crossent::notebook::Notebook;
 use crossent::report::{self, ChapterRun};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -59,11 +59,13 @@ struct Args {
     notebooks: Option<PathBuf>,
 }
 
-/// The file names of the originals that are public, by chapter.
-const ORIGINAL_NAMES: [(usize, &str); 3] = [
-    (2, "How_cross_entropy_works.ipynb"),
-    (4, "2021-08-07-Cross-Entropy-Loss-PyTorch.ipynb"),
-    (5, "03_minibatch_training.ipynb"),
+/// The five chapters, in order: each one's own description.
+const CHAPTERS: [&Chapter; 5] = [
+    &chapter_1::CHAPTER,
+    &chapter_2::CHAPTER,
+    &chapter_3::CHAPTER,
+    &chapter_4::CHAPTER,
+    &chapter_5::CHAPTER,
 ];
 
 /// The notebook of each chapter in `dir`, by chapter number; a file that names no
@@ -83,17 +85,13 @@ fn assign_notebooks(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
         .collect();
     names.sort();
     for name in names {
-        let by_number = (1..=TITLES.len()).find(|n| name == format!("chapter-{n}.ipynb"));
-        let by_original = ORIGINAL_NAMES
-            .iter()
-            .find(|(_, original)| name == *original)
-            .map(|(n, _)| *n);
-        match by_number.or(by_original) {
-            Some(n) if assigned.iter().any(|(m, _)| *m == n) => anyhow::bail!(
-                "{} holds two notebooks for chapter {n} (one is {name}); keep one",
-                dir.display()
+        match CHAPTERS.iter().find(|c| c.owns_notebook_named(&name)) {
+            Some(c) if assigned.iter().any(|(m, _)| *m == c.number) => anyhow::bail!(
+                "{} holds two notebooks for chapter {} (one is {name}); keep one",
+                dir.display(),
+                c.number
             ),
-            Some(n) => assigned.push((n, dir.join(&name))),
+            Some(c) => assigned.push((c.number, dir.join(&name))),
             None => eprintln!(
                 "report: {name} in {} names no chapter (call it chapter-N.ipynb); left out",
                 dir.display()
@@ -103,70 +101,8 @@ fn assign_notebooks(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
     Ok(assigned)
 }
 
-const TITLES: [&str; 5] = [
-    "Chapter 1 — Cross-entropy from scratch",
-    "Chapter 2 — How cross-entropy works",
-    "Chapter 3 — Cross-entropy theory",
-    "Chapter 4 — Likelihood and the gradient of cross-entropy",
-    "Chapter 5 — Minibatch training (fast.ai lesson 9)",
-];
-
 fn main() -> ExitCode {
     cli::main(|args: &Args| args.common.device, report)
-}
-
-/// The flags one chapter gets: the device, and for the chapters with figures or MNIST,
-/// the scratch folder for figures and the MNIST folder.
-fn chapter_args(
-    number: usize,
-    args: &Args,
-    figures: &Path,
-    notebook: Option<&Path>,
-) -> Vec<String> {
-    let mut argv = vec![
-        format!("chapter-{number}"),
-        "--device".into(),
-        args.common.device.to_string(),
-    ];
-    if let Some(file) = notebook {
-        argv.push("--notebook".into());
-        argv.push(file.display().to_string());
-    }
-    if number == 1 || number == 5 {
-        argv.push("--out".into());
-        argv.push(figures.display().to_string());
-        if let Some(dir) = &args.data_dir {
-            argv.push("--data-dir".into());
-            argv.push(dir.display().to_string());
-        }
-    }
-    argv
-}
-
-fn run_chapter(number: usize, argv: &[String], device: &Device) -> Result<Notebook> {
-    let parse_error = |e: clap::Error| anyhow::anyhow!("{}", e.to_string().trim());
-    match number {
-        1 => chapter_1::run(
-            chapter_1::Args::try_parse_from(argv).map_err(parse_error)?,
-            device,
-        ),
-        2 => chapter_2::run(
-            chapter_2::Args::try_parse_from(argv).map_err(parse_error)?,
-            device,
-        ),
-        3 => chapter_3::run(
-            chapter_3::Args::try_parse_from(argv).map_err(parse_error)?,
-            device,
-        ),
-        4 => chapter_4::run(
-            chapter_4::Args::try_parse_from(argv).map_err(parse_error)?,
-            device,
-        ),
-        _ => chapter_5::run(
-            chapter_5::Args::try_parse_from(argv).map_err(parse_error)?,
-            device,
-        ),
-    }
 }
 
 fn report(args: Args, device: Device) -> Result<ExitCode> {
@@ -184,16 +120,21 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
     };
     crossent::notebook::set_quiet(true);
     let mut runs = Vec::new();
-    for (k, title) in TITLES.iter().enumerate() {
-        let number = k + 1;
-        let figures = scratch.path().join(format!("chapter-{number}"));
+    for chapter in CHAPTERS {
+        let number = chapter.number;
+        let figures = scratch.path().join(chapter.binary());
         let notebook = notebooks
             .iter()
             .find(|(n, _)| *n == number)
             .map(|(_, p)| p.as_path());
-        let argv = chapter_args(number, &args, &figures, notebook);
+        let argv = chapter.argv(
+            &args.common.device.to_string(),
+            notebook,
+            Some(&figures),
+            args.data_dir.as_deref(),
+        );
         let start = Instant::now();
-        let result = run_chapter(number, &argv, &device).and_then(|nb| {
+        let result = (chapter.run)(&argv, &device).and_then(|nb| {
             let original = nb.notebook_file().cloned();
             Ok((nb.into_records()?, original))
         });
@@ -202,7 +143,7 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
             Ok((records, original)) => {
                 let mut run = ChapterRun {
                     number,
-                    title: title.to_string(),
+                    title: chapter.title.to_string(),
                     records,
                     error: None,
                     seconds,
@@ -219,7 +160,7 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
             }
             Err(e) => ChapterRun {
                 number,
-                title: title.to_string(),
+                title: chapter.title.to_string(),
                 records: Vec::new(),
                 error: Some(format!("{e:#}").replace('\n', " ")),
                 seconds,

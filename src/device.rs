@@ -11,6 +11,7 @@ use std::str::FromStr;
 /// What the user asked for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DeviceChoice {
+    /// The CPU (the default).
     #[default]
     Cpu,
     /// A CUDA device by ordinal (`cuda` is `cuda:0`).

@@ -1,34 +1,36 @@
-//! The lesson's linear layer and SGD step as library ops, for speed on the CPU.
+//! The fused linear layer: `x · wᵀ + b` as one op on the CPU, for speed.
 //!
-//! `Linear` computes `x · wᵀ + b` as candle-nn's `Linear` does, but as one custom op on
+//! `FusedLinear` computes `x · wᵀ + b` as candle-nn's `Linear` does, but as one custom op on
 //! the CPU: its forward calls the same gemm candle's matmul calls (same kernel, same
 //! strides, so the same bits) and adds the bias in the same pass; its backward computes
 //! the input's gradient only when the input tracks one (the images of a batch do not),
 //! writes the weight's gradient directly in the weight's `(out, in)` layout (candle's
 //! composed path computes `xᵀ·g` and accumulates its transpose through a strided add) and
 //! sums the bias's. Off the CPU, or for shapes it does not cover, it is the composed
-//! formula. `Sgd` updates each parameter in place (`w - lr·g`, rounded as candle-nn's
-//! `SGD` rounds it) instead of allocating a new tensor per parameter and step.
+//! formula. (The optimiser that updates its parameters in place is `crate::optim::Sgd`.)
 
-use candle_core::{CpuStorage, CustomOp3, DType, InplaceOp2, Layout, Shape, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
 use std::sync::Arc;
 
 /// `nn.Linear` with parameters `weight (out, in)` and `bias (out)`.
 #[derive(Clone, Debug)]
-pub struct Linear {
+pub struct FusedLinear {
     weight: Tensor,
     bias: Tensor,
 }
 
-impl Linear {
+impl FusedLinear {
+    /// The layer with these parameters: `weight (out, in)`, `bias (out)`.
     pub fn new(weight: Tensor, bias: Tensor) -> Self {
         Self { weight, bias }
     }
 
+    /// The weight, `(out, in)`.
     pub fn weight(&self) -> &Tensor {
         &self.weight
     }
 
+    /// The bias, `(out)`.
     pub fn bias(&self) -> &Tensor {
         &self.bias
     }
@@ -52,7 +54,7 @@ pub fn composed(x: &Tensor, weight: &Tensor, bias: &Tensor) -> candle_core::Resu
     x.matmul(&w)?.broadcast_add(bias)
 }
 
-impl candle_nn::Module for Linear {
+impl candle_nn::Module for FusedLinear {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         if self.fused(x) {
             x.apply_op3_arc(&self.weight, &self.bias, Arc::new(Box::new(LinearOp)))
@@ -75,7 +77,7 @@ thread_local! {
 /// ```
 /// use candle_core::{Device, Tensor};
 /// use candle_nn::Module;
-/// let layer = crossent::linear::Linear::new(
+/// let layer = crossent::linear::FusedLinear::new(
 ///     Tensor::ones((2, 3), candle_core::DType::F32, &Device::Cpu)?,
 ///     Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu)?,
 /// );
@@ -222,87 +224,5 @@ impl CustomOp3 for LinearOp {
             None
         };
         Ok((grad_x, grad_w, grad_b))
-    }
-}
-
-/// Stochastic gradient descent, `p ← p − lr·∇p`, updating each parameter in place on
-/// the CPU (elsewhere through `Var::set`). The update is rounded as candle-nn's `SGD`
-/// rounds it (`lr·g` rounded, then subtracted), so both train to the same bits.
-pub struct Sgd {
-    vars: Vec<Var>,
-    learning_rate: f64,
-}
-
-impl candle_nn::Optimizer for Sgd {
-    type Config = f64;
-
-    fn new(vars: Vec<Var>, learning_rate: f64) -> candle_core::Result<Self> {
-        let vars = vars.into_iter().filter(|v| v.dtype().is_float()).collect();
-        Ok(Self {
-            vars,
-            learning_rate,
-        })
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.learning_rate = lr;
-    }
-
-    fn step(&mut self, grads: &candle_core::backprop::GradStore) -> candle_core::Result<()> {
-        for var in &self.vars {
-            let Some(grad) = grads.get(var) else {
-                continue;
-            };
-            let in_place = var.device().is_cpu()
-                && var.dtype() == DType::F32
-                && grad.dtype() == DType::F32
-                && var.dims() == grad.dims()
-                && var.is_contiguous()
-                && grad.is_contiguous();
-            if in_place {
-                var.as_tensor()
-                    .inplace_op2(grad, &SgdStep(self.learning_rate as f32))?;
-            } else {
-                var.set(&var.sub(&(grad * self.learning_rate)?)?)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-struct SgdStep(f32);
-
-impl InplaceOp2 for SgdStep {
-    fn name(&self) -> &'static str {
-        "crossent-sgd-step"
-    }
-
-    fn cpu_fwd(
-        &self,
-        ps: &mut CpuStorage,
-        pl: &Layout,
-        gs: &CpuStorage,
-        gl: &Layout,
-    ) -> candle_core::Result<()> {
-        let (CpuStorage::F32(p), CpuStorage::F32(g)) = (ps, gs) else {
-            candle_core::bail!("crossent-sgd-step computes in f32");
-        };
-        let Some((p_start, p_end)) = pl.contiguous_offsets() else {
-            candle_core::bail!("crossent-sgd-step needs a contiguous parameter");
-        };
-        let p = &mut p[p_start..p_end];
-        let Some((g_start, g_end)) = gl.contiguous_offsets() else {
-            candle_core::bail!("crossent-sgd-step needs a contiguous gradient");
-        };
-        let lr = self.0;
-        for (value, grad) in p.iter_mut().zip(&g[g_start..g_end]) {
-            // `+ 0.0` as candle's affine computes `g * lr + 0`: the same rounding.
-            *value -= grad * lr + 0.0;
-        }
-        Ok(())
     }
 }

@@ -17,9 +17,11 @@ use std::sync::OnceLock;
 /// How a series is drawn.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Line {
+    /// A solid line, as `plt.plot` draws by default.
     Solid,
     /// `linestyle=':'`, with the given stroke width (`linewidth=6` in the notebook).
     Dotted {
+        /// The stroke width in pixels.
         width: u32,
     },
 }
@@ -27,13 +29,18 @@ pub enum Line {
 /// One plotted line.
 #[derive(Clone, Debug)]
 pub struct Series {
+    /// Its legend label.
     pub label: String,
+    /// Its x values.
     pub x: Vec<f64>,
+    /// Its y values, one per x.
     pub y: Vec<f64>,
+    /// How it is drawn.
     pub line: Line,
 }
 
 impl Series {
+    /// A solid line through the points `(x[i], y[i])`.
     pub fn solid(label: &str, x: Vec<f64>, y: Vec<f64>) -> Self {
         Self {
             label: label.into(),
@@ -49,9 +56,13 @@ impl Series {
 pub struct Figure {
     /// The file name without `.png`.
     pub name: String,
+    /// The title above the plot.
     pub title: String,
+    /// The x axis's label.
     pub x_label: String,
+    /// The y axis's label.
     pub y_label: String,
+    /// The lines, drawn in order.
     pub series: Vec<Series>,
 }
 

@@ -7,6 +7,7 @@
 /// One number as it was printed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PrintedNumber {
+    /// Its value.
     pub value: f64,
     /// Half a unit of the last printed digit: the printed value is the true value
     /// rounded, so the true value lies within `value ± half_unit`.
@@ -38,6 +39,7 @@ impl PrintedNumber {
 pub struct Split {
     /// The text with every number replaced by `#`.
     pub skeleton: String,
+    /// The numbers, in reading order.
     pub numbers: Vec<PrintedNumber>,
 }
 
@@ -70,6 +72,63 @@ pub fn split(text: &str) -> Split {
         i += ch.len_utf8();
     }
     Split { skeleton, numbers }
+}
+
+/// Cuts printed text into tokens that join back into it: each number (as `split` finds
+/// them), each word (a run of letters, digits and `_`), each run of whitespace, and every
+/// other character on its own.
+///
+/// ```
+/// assert_eq!(
+///     crossent::printed::tokens("tensor([-1.2656, 1.])"),
+///     ["tensor", "(", "[", "-1.2656", ",", " ", "1.", "]", ")"]
+/// );
+/// ```
+pub fn tokens(text: &str) -> Vec<&str> {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while let Some(ch) = text[i..].chars().next() {
+        let word_before = text[..i].chars().next_back().is_some_and(is_word);
+        let len = match number_at(&text[i..]) {
+            Some((len, _))
+                if !word_before && !text[i + len..].chars().next().is_some_and(is_word) =>
+            {
+                len
+            }
+            _ if is_word(ch) || ch.is_whitespace() => {
+                let same =
+                    |c: char| is_word(c) == is_word(ch) && c.is_whitespace() == ch.is_whitespace();
+                text[i..].find(|c: char| !same(c)).unwrap_or(text.len() - i)
+            }
+            _ => ch.len_utf8(),
+        };
+        tokens.push(&text[i..i + len]);
+        i += len;
+    }
+    tokens
+}
+
+/// The largest absolute and relative differences between the numbers of two printed
+/// texts (`b` is the reference), when the texts agree apart from their numbers.
+pub fn largest_differences(a: &str, b: &str) -> Option<(f64, f64)> {
+    let a = split(a);
+    let b = split(b);
+    if a.skeleton != b.skeleton || a.numbers.len() != b.numbers.len() {
+        return None;
+    }
+    let (mut abs, mut rel): (f64, f64) = (0.0, 0.0);
+    for (x, y) in a.numbers.iter().zip(&b.numbers) {
+        let same_special = (x.value.is_nan() && y.value.is_nan()) || x.value == y.value;
+        if !same_special {
+            let d = (x.value - y.value).abs();
+            abs = abs.max(d);
+            if y.value != 0.0 {
+                rel = rel.max(d / y.value.abs());
+            }
+        }
+    }
+    Some((abs, rel))
 }
 
 /// The numbers in a printed text, in reading order.
@@ -171,6 +230,15 @@ fn number_at(s: &str) -> Option<(usize, PrintedNumber)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn differences_between_printed_texts() {
+        let (abs, rel) =
+            largest_differences("tensor([4.0056, 1.])", "tensor([4.0058, 1.])").unwrap();
+        assert!((abs - 0.0002).abs() < 1e-12);
+        assert!((rel - 0.0002 / 4.0058).abs() < 1e-12);
+        assert_eq!(largest_differences("tensor([1.])", "tensor(1.)"), None);
+    }
 
     #[test]
     fn splits_pytorch_output() {

@@ -1,4 +1,4 @@
-//! The library's fused `Linear` and in-place `Sgd` against candle's composed ops
+//! The library's `FusedLinear` and in-place `Sgd` against candle's composed ops
 //! (`matmul` of `x` by `w.t()`, `broadcast_add`, candle-nn's `SGD`).
 //!
 //! Tolerance: the forward, the input's and the bias's gradients call the same kernels
@@ -9,8 +9,9 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{Module, Optimizer};
-use crossent::lesson::SeededRng;
-use crossent::linear::{composed, Linear, Sgd};
+use crossent::linear::{composed, FusedLinear};
+use crossent::optim::Sgd;
+use crossent::rng::SeededRng;
 
 fn random(rng: &mut SeededRng, dims: (usize, usize)) -> Tensor {
     Tensor::from_vec(rng.uniform(dims.0 * dims.1, 1.0), dims, &Device::Cpu).unwrap()
@@ -47,7 +48,7 @@ fn forward_and_gradients_match_the_composed_ops_on_random_shapes() {
         let b = Var::from_tensor(&random(&mut rng, (1, n_out)).squeeze(0).unwrap()).unwrap();
         let upstream = random(&mut rng, (batch, n_out));
         let before = crossent::linear::fused_forwards();
-        let fused = Linear::new(w.as_tensor().clone(), b.as_tensor().clone())
+        let fused = FusedLinear::new(w.as_tensor().clone(), b.as_tensor().clone())
             .forward(x.as_tensor())
             .unwrap();
         assert_eq!(
@@ -97,7 +98,7 @@ fn an_input_that_tracks_no_gradient_gets_none() {
     let x = random(&mut rng, (64, 784));
     let w = Var::from_tensor(&random(&mut rng, (50, 784))).unwrap();
     let b = Var::from_tensor(&random(&mut rng, (1, 50)).squeeze(0).unwrap()).unwrap();
-    let layer = Linear::new(w.as_tensor().clone(), b.as_tensor().clone());
+    let layer = FusedLinear::new(w.as_tensor().clone(), b.as_tensor().clone());
     let grads = layer
         .forward(&x)
         .unwrap()
@@ -134,12 +135,12 @@ fn a_training_step_equals_the_composed_one() {
     };
     let (ours, theirs) = (vars(&init), vars(&init));
     let ours_model = candle_nn::seq()
-        .add(Linear::new(
+        .add(FusedLinear::new(
             ours[0].as_tensor().clone(),
             ours[1].as_tensor().clone(),
         ))
         .add(candle_nn::Activation::Relu)
-        .add(Linear::new(
+        .add(FusedLinear::new(
             ours[2].as_tensor().clone(),
             ours[3].as_tensor().clone(),
         ));
@@ -156,9 +157,11 @@ fn a_training_step_equals_the_composed_one() {
     let mut our_sgd = Sgd::new(ours.clone(), 0.5).unwrap();
     let mut their_sgd = candle_nn::SGD::new(theirs.clone(), 0.5).unwrap();
     for _ in 0..3 {
-        let loss = crossent::train::loss_func(&ours_model.forward(&x).unwrap(), &y).unwrap();
+        let loss =
+            crossent::lesson::training::loss_func(&ours_model.forward(&x).unwrap(), &y).unwrap();
         our_sgd.backward_step(&loss).unwrap();
-        let loss = crossent::train::loss_func(&their_model.forward(&x).unwrap(), &y).unwrap();
+        let loss =
+            crossent::lesson::training::loss_func(&their_model.forward(&x).unwrap(), &y).unwrap();
         their_sgd.backward_step(&loss).unwrap();
     }
     for (k, (a, b)) in ours.iter().zip(&theirs).enumerate() {
@@ -198,7 +201,7 @@ fn inputs_the_fused_op_does_not_cover_take_the_composed_path() {
     ];
     for (what, x, w, b) in cases {
         let before = crossent::linear::fused_forwards();
-        let out = Linear::new(w.clone(), b.clone()).forward(&x).unwrap();
+        let out = FusedLinear::new(w.clone(), b.clone()).forward(&x).unwrap();
         assert_eq!(
             crossent::linear::fused_forwards(),
             before,

@@ -2,8 +2,8 @@
 //! input, extreme values and other dtypes.
 
 use candle_core::{DType, Device, Tensor, Var};
-use crossent::lesson::SeededRng;
 use crossent::loss::{self, CrossEntropyOptions, Reduction};
+use crossent::rng::SeededRng;
 
 /// A plain float64 cross-entropy, straight from the definitions, for (n, c, s) data.
 #[allow(clippy::too_many_arguments)]

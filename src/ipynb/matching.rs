@@ -57,6 +57,7 @@ pub struct CellMatch {
     pub index: usize,
     /// Its id, if it has one.
     pub id: Option<String>,
+    /// Which rule matched them.
     pub rule: Rule,
     /// The similarity of the two normalised sources, from 0 to 1.
     pub similarity: f64,

@@ -23,8 +23,11 @@ pub const MAX_CELLS: usize = 10_000;
 /// What a notebook cell is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CellKind {
+    /// A code cell.
     Code,
+    /// A markdown cell.
     Markdown,
+    /// A raw cell.
     Raw,
 }
 
@@ -33,9 +36,11 @@ pub enum CellKind {
 pub struct FileCell {
     /// Its position among all the file's cells, from 0.
     pub index: usize,
+    /// Code, markdown or raw.
     pub kind: CellKind,
     /// The cell id: top-level (nbformat 4.5) or Colab's `metadata.id`.
     pub id: Option<String>,
+    /// Its source, joined into one text.
     pub source: String,
     /// The text the cell printed: `stream` stdout text and the `text/plain` of
     /// `execute_result`/`display_data`, in order; `None` when it printed no text.
@@ -53,6 +58,7 @@ pub struct NotebookFile {
     pub sha256: String,
     /// The notebook as read, for writing it back with our outputs.
     pub json: Value,
+    /// Every cell, in the file's order.
     pub cells: Vec<FileCell>,
 }
 

@@ -331,7 +331,7 @@ fn cell_metadata(view: &CellView) -> Value {
     if let (Some(ours), Some(theirs)) = (&cell.output, &cell.notebook_output) {
         if ours != theirs {
             if abs.is_none() {
-                if let Some((a, r)) = crate::notebook::largest_differences(ours, theirs) {
+                if let Some((a, r)) = crate::printed::largest_differences(ours, theirs) {
                     (abs, rel) = (Some(a), Some(r));
                 }
             }

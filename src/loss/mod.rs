@@ -19,9 +19,12 @@ use candle_core::{DType, Tensor};
 /// How per-element losses are combined (`reduction=` in PyTorch).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Reduction {
+    /// `'none'`: one loss per element.
     None,
+    /// `'mean'` (the default): the weighted mean.
     #[default]
     Mean,
+    /// `'sum'`: the sum.
     Sum,
 }
 
@@ -34,6 +37,7 @@ pub struct CrossEntropyOptions {
     pub ignore_index: i64,
     /// In `[0, 1]`: the target becomes `(1 - ε)·target + ε/C`.
     pub label_smoothing: f64,
+    /// How the per-element losses are reduced (default the mean).
     pub reduction: Reduction,
 }
 
@@ -51,8 +55,11 @@ impl Default for CrossEntropyOptions {
 /// The options of `torch.nn.functional.nll_loss`.
 #[derive(Clone, Debug)]
 pub struct NllLossOptions {
+    /// A weight per class, shape `(C)`.
     pub weight: Option<Tensor>,
+    /// Targets equal to this contribute nothing (default -100).
     pub ignore_index: i64,
+    /// How the per-element losses are reduced (default the mean).
     pub reduction: Reduction,
 }
 
@@ -191,6 +198,30 @@ fn class_targets(target: &Tensor, c: usize, ignore_index: i64) -> Result<Vec<i64
 
 /// `torch.nn.functional.cross_entropy(input, target, weight, ignore_index=…,
 /// reduction=…, label_smoothing=…)`.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use crossent::loss::{cross_entropy, CrossEntropyOptions, Reduction};
+///
+/// let logits = Tensor::new(&[[1.0f32, 2.0, 3.0], [1.0, 0.0, -1.0]], &Device::Cpu)?;
+/// let target = Tensor::new(&[2i64, 0], &Device::Cpu)?;
+/// // Class indices, mean over the batch: PyTorch prints tensor(0.4076).
+/// let mean = cross_entropy(&logits, &target, &CrossEntropyOptions::default())?;
+/// assert_eq!(crossent::pt::repr(&mean)?, "tensor(0.4076)");
+/// // One loss per row, with label smoothing.
+/// let options = CrossEntropyOptions {
+///     reduction: Reduction::None,
+///     label_smoothing: 0.1,
+///     ..Default::default()
+/// };
+/// let per_row = cross_entropy(&logits, &target, &options)?;
+/// assert_eq!(per_row.dims(), [2]);
+/// // An out-of-range label is an error worded as PyTorch words it.
+/// let bad = Tensor::new(&[3i64, 0], &Device::Cpu)?;
+/// let err = cross_entropy(&logits, &bad, &CrossEntropyOptions::default()).unwrap_err();
+/// assert_eq!(err.to_string(), "Target 3 is out of bounds.");
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn cross_entropy(
     input: &Tensor,
     target: &Tensor,

@@ -25,14 +25,18 @@ use std::time::{Duration, Instant};
 
 /// The dataset on the hub, and the revision that holds its parquet conversion.
 pub const DATASET: (&str, &str) = ("ylecun", "mnist");
+/// The revision of the dataset that holds its parquet conversion.
 pub const REVISION: &str = "refs/convert/parquet";
 /// The default hub, unless `HF_ENDPOINT` names another.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
 /// One split on the hub: its parquet file and the two IDX files made from it.
 pub struct Split {
+    /// The parquet file's path in the dataset.
     pub parquet: &'static str,
+    /// The images file made from it.
     pub images: IdxFile,
+    /// The labels file made from it.
     pub labels: IdxFile,
 }
 
@@ -75,6 +79,7 @@ pub fn offline() -> bool {
 pub struct Fetched {
     /// Bytes downloaded (the parquet files).
     pub downloaded: u64,
+    /// How long the fetch took.
     pub seconds: f64,
     /// The IDX files written, with their md5 sums.
     pub written: Vec<(String, String)>,

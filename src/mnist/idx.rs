@@ -11,20 +11,25 @@ use std::path::Path;
 /// One of the four IDX files of MNIST.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct IdxFile {
+    /// Its file name, without `.gz`.
     pub name: &'static str,
     /// 2051 for images, 2049 for labels.
     pub magic: u32,
+    /// How many images or labels it holds.
     pub count: usize,
     /// The md5 sum of the uncompressed file, as published.
     pub md5: &'static str,
 }
 
+/// The magic number of an IDX images file.
 pub const IMAGE_MAGIC: u32 = 2051;
+/// The magic number of an IDX labels file.
 pub const LABEL_MAGIC: u32 = 2049;
 /// MNIST's images are 28×28 grey levels.
 pub const SIDE: usize = 28;
 
 impl IdxFile {
+    /// Whether it holds images (else labels).
     pub fn is_images(&self) -> bool {
         self.magic == IMAGE_MAGIC
     }
@@ -138,6 +143,7 @@ pub fn check_md5(file: &IdxFile, bytes: &[u8]) -> Result<(), String> {
 /// What stands at a path where an MNIST file may be.
 #[derive(Debug, PartialEq)]
 pub enum Entry {
+    /// Nothing.
     Missing,
     /// A regular file (or a symbolic link to one).
     File,

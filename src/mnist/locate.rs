@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// A folder MNIST is read from, and what chose it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Location {
+    /// The folder.
     pub dir: PathBuf,
     /// `--data-dir`, `MNIST_DIR`, `data/mnist in the project`, `the user cache`, …
     pub chosen_by: &'static str,

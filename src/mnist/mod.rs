@@ -70,9 +70,13 @@ pub fn find_or_fetch_in(
 /// The lesson's split: the first 50000 training images for training, the last 10000 for
 /// validation; pixels in [0, 1] (float32, 784 per image), labels int64.
 pub struct LessonData {
+    /// The 50,000 training images, `(50000, 784)`, grey levels in [0, 1].
     pub x_train: Tensor,
+    /// Their labels.
     pub y_train: Tensor,
+    /// The 10,000 validation images, `(10000, 784)`.
     pub x_valid: Tensor,
+    /// Their labels.
     pub y_valid: Tensor,
 }
 

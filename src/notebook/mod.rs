@@ -21,10 +21,32 @@
 //! that the file is the chapter's notebook, what the chapter prints is held back, so
 //! that a wrong file ends in its one error line. With `--write-notebook`, `finish` also
 //! writes the run as a Jupyter notebook (see `crate::ipynb::write`).
+//!
+//! ```
+//! use candle_core::{Device, Tensor};
+//! use crossent::notebook::record::{Record, Status};
+//! use crossent::notebook::Notebook;
+//! # fn run(_: &[String], _: &Device) -> anyhow::Result<Notebook> { unreachable!() }
+//! # let chapter = crossent::chapter::Chapter {
+//! #     number: 9, title: "Chapter 9 — Softmax", origin: "a test", original_file: None,
+//! #     takes_figures_and_data: false, run,
+//! # };
+//! let mut nb = Notebook::for_chapter(&chapter, &Default::default())?;
+//! nb.heading("Softmax");
+//! let sm = candle_nn::ops::softmax(&Tensor::new(&[1f32, 2., 3.], &Device::Cpu)?, 0)?;
+//! nb.tensor("torch.tensor([1., 2., 3.]).softmax(0)", &sm, "tensor([0.0900, 0.2447, 0.6652])")?;
+//! let total = sm.sum_all()?.to_scalar::<f32>()?;
+//! nb.check("softmax sums to 1", (total - 1.0).abs() < 1e-6, "");
+//! assert!(nb.passed());
+//! let records = nb.into_records()?;
+//! assert!(records.iter().any(|r| matches!(r, Record::Output { status: Status::Verbatim, .. })));
+//! # Ok::<(), anyhow::Error>(())
+//! ```
 
 pub mod record;
 pub mod terminal;
 
+use crate::chapter::Chapter;
 use crate::cli::NotebookArgs;
 use crate::ipynb::{CellMatch, Matcher, NotebookFile};
 use crate::printed::{self, PrintedNumber};
@@ -105,23 +127,32 @@ impl Notebook {
         Self::with_mode(true)
     }
 
-    /// The harness of chapter `chapter`, with the notebook flags: a notebook file to
-    /// compare against (read and checked here: a bad file is one error) and one to write.
+    /// The harness of a chapter, with the notebook flags: a notebook file to compare
+    /// against (read and checked here: a bad file is one error) and one to write. Its
+    /// first record is the chapter's header (title and origin).
     ///
     /// ```
     /// use crossent::cli::NotebookArgs;
     /// use crossent::notebook::Notebook;
-    /// let mut nb = Notebook::for_chapter(9, "Chapter 9", "a test", &NotebookArgs::default())?;
+    /// # fn run(_: &[String], _: &candle_core::Device) -> anyhow::Result<Notebook> { unreachable!() }
+    /// let chapter = crossent::chapter::Chapter {
+    ///     number: 9,
+    ///     title: "Chapter 9 — Arithmetic",
+    ///     origin: "a test",
+    ///     original_file: None,
+    ///     takes_figures_and_data: false,
+    ///     run,
+    /// };
+    /// let mut nb = Notebook::for_chapter(&chapter, &NotebookArgs::default())?;
     /// nb.show("1 + 1", "2", "2");
-    /// assert!(nb.passed());
+    /// nb.show("2 + 2", "4", "5");
+    /// assert!(!nb.passed());
+    /// assert_eq!(nb.summary().mismatched.len(), 1);
     /// # Ok::<(), anyhow::Error>(())
     /// ```
-    pub fn for_chapter(
-        chapter: usize,
-        title: &str,
-        origin: &str,
-        args: &NotebookArgs,
-    ) -> Result<Self> {
+    pub fn for_chapter(chapter: &Chapter, args: &NotebookArgs) -> Result<Self> {
+        let (title, origin) = (chapter.title, chapter.origin);
+        let chapter = chapter.number;
         let mut nb = Self::with_mode(false);
         nb.chapter = chapter;
         if let Some(path) = &args.notebook {
@@ -332,6 +363,7 @@ impl Notebook {
         self.silent
     }
 
+    /// How far the outputs so far lie from the notebook's printed values (what `refine` minimises).
     pub fn misfit(&self) -> Misfit {
         self.misfit
     }
@@ -515,7 +547,7 @@ impl Notebook {
             tolerance
                 .or(self.device_tolerance.as_ref())
                 .and_then(|tol| {
-                    let (abs, rel) = largest_differences(output, notebook)?;
+                    let (abs, rel) = printed::largest_differences(output, notebook)?;
                     (abs <= tol.abs).then(|| Status::WithinTolerance {
                         tolerance: tol.abs,
                         largest_absolute: abs,
@@ -814,28 +846,6 @@ fn write_records(path: &std::path::Path, records: &[Record]) -> Result<()> {
     crate::files::write_at(path, &serde_json::to_vec(records)?, "CROSSENT_RECORD")
 }
 
-/// The largest absolute and relative differences between the numbers of two printed
-/// texts (`b` is the reference), when the texts agree apart from their numbers.
-pub fn largest_differences(a: &str, b: &str) -> Option<(f64, f64)> {
-    let a = printed::split(a);
-    let b = printed::split(b);
-    if a.skeleton != b.skeleton || a.numbers.len() != b.numbers.len() {
-        return None;
-    }
-    let (mut abs, mut rel): (f64, f64) = (0.0, 0.0);
-    for (x, y) in a.numbers.iter().zip(&b.numbers) {
-        let same_special = (x.value.is_nan() && y.value.is_nan()) || x.value == y.value;
-        if !same_special {
-            let d = (x.value - y.value).abs();
-            abs = abs.max(d);
-            if y.value != 0.0 {
-                rel = rel.max(d / y.value.abs());
-            }
-        }
-    }
-    Some((abs, rel))
-}
-
 /// The numbers of a printed text as spelled (`-1.9971e-02`), ignoring layout.
 fn printed_tokens(text: &str) -> Vec<String> {
     printed::split(text)
@@ -875,15 +885,6 @@ fn emit(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn differences_between_printed_texts() {
-        let (abs, rel) =
-            largest_differences("tensor([4.0056, 1.])", "tensor([4.0058, 1.])").unwrap();
-        assert!((abs - 0.0002).abs() < 1e-12);
-        assert!((rel - 0.0002 / 4.0058).abs() < 1e-12);
-        assert_eq!(largest_differences("tensor([1.])", "tensor(1.)"), None);
-    }
 
     #[test]
     fn silent_harness_measures_misfit() {

@@ -10,19 +10,26 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Record {
+    /// The chapter's header: its title and where its notebook comes from.
     Header {
+        /// The chapter's title.
         title: String,
+        /// Where its notebook comes from.
         origin: String,
     },
     /// A markdown heading of the notebook.
     Heading {
+        /// The heading's text.
         text: String,
     },
     /// A code cell, numbered from 1; with a notebook file given, the file cell it
     /// reproduces and by which rule it was matched.
     Cell {
+        /// The cell's number.
         cell: usize,
+        /// The notebook's code.
         code: String,
+        /// The notebook file's cell it reproduces, when a file was given and one matched.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         matched: Option<CellMatch>,
     },
@@ -30,46 +37,68 @@ pub enum Record {
     /// with the unrounded values behind a printed tensor, where the chapter keeps them
     /// (the CUDA parity test compares them).
     Output {
+        /// The cell it belongs to.
         cell: usize,
+        /// What the chapter printed.
         output: String,
+        /// What the notebook printed.
         notebook: String,
+        /// How the two compare.
         status: Status,
+        /// The unrounded values behind the printed output, where the chapter keeps them.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         values: Vec<f64>,
     },
     /// A cell that could not run here.
     NotRun {
+        /// The cell.
         cell: usize,
+        /// Why it could not run.
         reason: String,
     },
     /// A mistake of the notebook, shown and explained.
     Finding {
+        /// The cell it was found in.
         cell: usize,
+        /// The mistake, in a line.
         title: String,
+        /// What is wrong, and the demonstration.
         explanation: String,
     },
     /// Output of the chapter's own that the notebook did not print.
     Extra {
+        /// The cell it belongs to.
         cell: usize,
+        /// What it is.
         label: String,
+        /// The text.
         text: String,
     },
     /// A check of the chapter's own.
     Check {
+        /// The cell it belongs to.
         cell: usize,
+        /// What it claims.
         claim: String,
+        /// Whether it held.
         passed: bool,
+        /// The figures behind it.
         detail: String,
     },
     /// A known difference from the notebook that is not a failure.
     Deviation {
+        /// The cell it belongs to.
         cell: usize,
+        /// The difference, in words.
         what: String,
     },
     /// A figure the cell drew: its file, relative to the chapter's output folder.
     Figure {
+        /// The cell that drew it.
         cell: usize,
+        /// Its file name, relative to the chapter's output folder.
         file: String,
+        /// The plotted series in rounded numbers (what the snapshot holds).
         summary: String,
         /// The base64 PNGs the notebook file's cell displayed, for the report to show
         /// beside ours (not serialised: the file holds them).
@@ -78,8 +107,11 @@ pub enum Record {
     },
     /// The notebook file compared against, and how the chapter's cells matched its cells.
     NotebookFile {
+        /// The file's name.
         file: String,
+        /// The sha256 of its bytes, in hex.
         sha256: String,
+        /// How many code cells it has.
         code_cells: usize,
         /// How many chapter cells matched by each rule, in rule order.
         matched_by: Vec<(Rule, usize)>,
@@ -95,30 +127,40 @@ pub enum Record {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Status {
+    /// Printed exactly as the notebook printed it.
     Verbatim,
     /// Every number within `tolerance` of the notebook's.
     WithinTolerance {
+        /// The tolerance the chapter states.
         tolerance: f64,
+        /// The largest absolute difference found.
         largest_absolute: f64,
+        /// The largest relative difference found.
         largest_relative: f64,
+        /// Why a tolerance is needed.
         reason: String,
     },
     /// The notebook's export damaged the text; the numbers match as printed.
     NumberForNumber {
+        /// What the export damaged.
         damage: String,
     },
+    /// Differs from the notebook's: a failure.
     Mismatch,
     /// Depends on a random draw the notebook did not record.
     Seeded {
+        /// Which draw.
         reason: String,
     },
     /// Cannot match by design (a path on the author's machine, another copy of data).
     NotComparable {
+        /// Why.
         reason: String,
     },
     /// The notebook file given has no output to compare with (no cell of it matches, or
     /// the matching cell printed nothing).
     NotInNotebook {
+        /// Which of the two.
         reason: String,
     },
 }
@@ -174,22 +216,34 @@ impl Status {
 /// The counts of a chapter run, taken from its records.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
+    /// The chapter's title.
     pub title: String,
+    /// Where its notebook comes from.
     pub origin: String,
+    /// Cells run.
     pub cells: usize,
+    /// Cells not run: (cell, why).
     pub not_run: Vec<(usize, String)>,
+    /// Outputs compared with the notebook.
     pub compared: usize,
+    /// Outputs printed exactly as the notebook printed them.
     pub verbatim: usize,
     /// Within a stated tolerance, or number for number where the export is damaged.
     pub within_tolerance: usize,
+    /// The cells whose output differs from the notebook's.
     pub mismatched: Vec<usize>,
+    /// Outputs that depend on the notebook's unrecorded random draws.
     pub seeded: usize,
+    /// Outputs not comparable by design, each with its reason.
     pub not_comparable: usize,
     /// Outputs the notebook file given had nothing to compare with.
     #[serde(default)]
     pub not_in_notebook: usize,
+    /// The chapter's own checks that passed.
     pub checks_passed: usize,
+    /// The claims of those that failed.
     pub checks_failed: Vec<String>,
+    /// Figures written.
     pub figures: usize,
     /// Every deviation, in order: (cell, what).
     pub deviations: Vec<(usize, String)>,
@@ -198,6 +252,7 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The counts of these records.
     pub fn of(records: &[Record]) -> Self {
         let mut s = Summary::default();
         for record in records {

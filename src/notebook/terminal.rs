@@ -2,6 +2,7 @@
 
 use super::record::{Record, Status, Summary};
 
+/// Every line of `text` after `prefix`.
 pub fn indent(text: &str, prefix: &str) -> String {
     text.lines()
         .map(|line| format!("{prefix}{line}"))

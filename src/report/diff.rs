@@ -1,75 +1,94 @@
-//! Which characters of two texts differ: a longest common subsequence of their
-//! characters; the rest of each text is marked.
+//! Which parts of two printed texts differ, for the report's side-by-side outputs: the
+//! texts are cut into tokens (numbers, words, spaces, punctuation; see
+//! `crate::printed::tokens`), the `similar` crate diffs the two token lists, and every
+//! token outside what they share is marked whole, so a changed number is marked as one
+//! number rather than as scattered digits.
 
-/// For each character of `a` and of `b`, whether it is outside their longest common
-/// subsequence. Texts too long for the quadratic table are compared by their common
-/// prefix and suffix instead.
+use similar::{capture_diff_slices, Algorithm, DiffTag};
+
+/// Token lists longer than this are compared by their common prefix and suffix only:
+/// Myers' diff costs (n + m) · d, and a hostile notebook's output can be megabytes long.
+const MAX_TOKENS: usize = 20_000;
+
+/// For each character of `a` and of `b`, whether it lies in a token the other text does
+/// not share.
+///
+/// ```
+/// let (a, b) = crossent::report::diff::marks("tensor([4.0056, 1.])", "tensor([4.0158, 1.])");
+/// let marked = |s: &str, m: &[bool]| -> String {
+///     s.chars().zip(m).filter(|(_, &m)| m).map(|(c, _)| c).collect()
+/// };
+/// assert_eq!(marked("tensor([4.0056, 1.])", &a), "4.0056");
+/// assert_eq!(marked("tensor([4.0158, 1.])", &b), "4.0158");
+/// ```
 pub fn marks(a: &str, b: &str) -> (Vec<bool>, Vec<bool>) {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    const LIMIT: usize = 4_000;
-    if a.len() > LIMIT || b.len() > LIMIT {
-        return prefix_suffix(&a, &b);
-    }
-    let (n, m) = (a.len(), b.len());
-    // lcs[i][j]: the LCS length of a[i..] and b[j..].
-    let mut lcs = vec![0u16; (n + 1) * (m + 1)];
-    let at = |i: usize, j: usize| i * (m + 1) + j;
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[at(i, j)] = if a[i] == b[j] {
-                lcs[at(i + 1, j + 1)] + 1
-            } else {
-                lcs[at(i + 1, j)].max(lcs[at(i, j + 1)])
-            };
+    let (ta, tb) = (crate::printed::tokens(a), crate::printed::tokens(b));
+    let (mut in_a, mut in_b) = (vec![true; ta.len()], vec![true; tb.len()]);
+    if ta.len() > MAX_TOKENS || tb.len() > MAX_TOKENS {
+        let prefix = ta.iter().zip(&tb).take_while(|(x, y)| x == y).count();
+        let suffix = ta[prefix..]
+            .iter()
+            .rev()
+            .zip(tb[prefix..].iter().rev())
+            .take_while(|(x, y)| x == y)
+            .count();
+        for (marks, len) in [(&mut in_a, ta.len()), (&mut in_b, tb.len())] {
+            marks[..prefix].fill(false);
+            marks[len - suffix..].fill(false);
+        }
+    } else {
+        for op in capture_diff_slices(Algorithm::Myers, &ta, &tb) {
+            if op.tag() == DiffTag::Equal {
+                in_a[op.old_range()].fill(false);
+                in_b[op.new_range()].fill(false);
+            }
         }
     }
-    let (mut in_a, mut in_b) = (vec![true; n], vec![true; m]);
-    let (mut i, mut j) = (0, 0);
-    while i < n && j < m {
-        if a[i] == b[j] {
-            in_a[i] = false;
-            in_b[j] = false;
-            i += 1;
-            j += 1;
-        } else if lcs[at(i + 1, j)] >= lcs[at(i, j + 1)] {
-            i += 1;
-        } else {
-            j += 1;
-        }
-    }
-    (in_a, in_b)
+    (per_char(&ta, &in_a), per_char(&tb, &in_b))
 }
 
-fn prefix_suffix(a: &[char], b: &[char]) -> (Vec<bool>, Vec<bool>) {
-    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let suffix = a[prefix..]
+/// A token's mark repeated for each of its characters.
+fn per_char(tokens: &[&str], marked: &[bool]) -> Vec<bool> {
+    tokens
         .iter()
-        .rev()
-        .zip(b[prefix..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let mark = |len: usize| (0..len).map(|k| k >= prefix && k < len - suffix).collect();
-    (mark(a.len()), mark(b.len()))
+        .zip(marked)
+        .flat_map(|(t, &m)| std::iter::repeat_n(m, t.chars().count()))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn marked(s: &str, m: &[bool]) -> String {
+        s.chars()
+            .zip(m)
+            .map(|(c, &m)| if m { c } else { '_' })
+            .collect()
+    }
+
     #[test]
-    fn marks_only_what_differs() {
+    fn marks_whole_numbers_and_words() {
         let (a, b) = marks("tensor([4.0056, 1.])", "tensor([4.0058, 1.])");
-        let marked = |s: &str, m: &[bool]| -> String {
-            s.chars()
-                .zip(m)
-                .filter(|(_, &m)| m)
-                .map(|(c, _)| c)
-                .collect()
-        };
-        assert_eq!(marked("tensor([4.0056, 1.])", &a), "6");
-        assert_eq!(marked("tensor([4.0058, 1.])", &b), "8");
+        assert_eq!(marked("tensor([4.0056, 1.])", &a), "________4.0056______");
+        assert_eq!(marked("tensor([4.0058, 1.])", &b), "________4.0058______");
+        let (a, b) = marks("grad_fn=<NegBackward0>", "grad_fn=<NegBackward>");
+        assert_eq!(
+            marked("grad_fn=<NegBackward0>", &a),
+            "_________NegBackward0_"
+        );
+        assert_eq!(marked("grad_fn=<NegBackward>", &b), "_________NegBackward_");
         let (a, b) = marks("same", "same");
         assert!(a.iter().chain(&b).all(|m| !m));
+    }
+
+    #[test]
+    fn long_texts_keep_their_common_ends() {
+        let a = format!("start {} end", "1 ".repeat(MAX_TOKENS));
+        let b = format!("start {} end", "2 ".repeat(MAX_TOKENS));
+        let (ma, mb) = marks(&a, &b);
+        assert_eq!((ma.len(), mb.len()), (a.chars().count(), b.chars().count()));
+        assert!(!ma[0] && !ma[ma.len() - 1] && ma[6]);
+        assert!(!mb[0] && !mb[mb.len() - 1] && mb[6]);
     }
 }

@@ -15,12 +15,15 @@ use serde::Serialize;
 /// One chapter's run, as the report shows it.
 #[derive(Clone, Debug)]
 pub struct ChapterRun {
+    /// The chapter's number.
     pub number: usize,
     /// The chapter's title when it could not run (its records give it otherwise).
     pub title: String,
+    /// What the run recorded, in order.
     pub records: Vec<Record>,
     /// Why the chapter could not run, if it could not.
     pub error: Option<String>,
+    /// How long it ran.
     pub seconds: f64,
     /// The PNG files its figures were written to, by file name.
     pub figures: Vec<(String, Vec<u8>)>,
@@ -29,10 +32,12 @@ pub struct ChapterRun {
 }
 
 impl ChapterRun {
+    /// The counts of its records.
     pub fn summary(&self) -> Summary {
         Summary::of(&self.records)
     }
 
+    /// Its title: the one recorded, else the one it was given.
     pub fn title(&self) -> String {
         let s = self.summary();
         if s.title.is_empty() {
@@ -47,6 +52,7 @@ impl ChapterRun {
         self.error.is_none() && self.summary().passed()
     }
 
+    /// Its page's file name, `chapter-N.html`.
     pub fn page_name(&self) -> String {
         format!("chapter-{}.html", self.number)
     }
@@ -59,6 +65,7 @@ pub struct CellView {
     pub cell: usize,
     /// The notebook's markdown headings just before it.
     pub headings: Vec<String>,
+    /// The notebook's code of the cell (none before the first).
     pub code: Option<String>,
     /// The notebook file's cell it reproduces, when a file was given.
     pub matched: Option<crate::ipynb::matching::CellMatch>,
@@ -100,36 +107,54 @@ pub fn cells(records: &[Record]) -> Vec<CellView> {
 /// `report.json`: one record per chapter and per cell.
 #[derive(Serialize)]
 pub struct JsonReport {
+    /// This crate's version.
     pub crate_version: &'static str,
+    /// The device the chapters ran on.
     pub device: String,
+    /// The chapters, in order.
     pub chapters: Vec<JsonChapter>,
 }
 
+/// One chapter in `report.json`.
 #[derive(Serialize)]
 pub struct JsonChapter {
+    /// The chapter's number.
     pub chapter: usize,
+    /// Its title.
     pub title: String,
+    /// Where its notebook comes from.
     pub origin: String,
+    /// Its page's file name.
     pub page: String,
+    /// Whether it ran.
     pub ran: bool,
+    /// Why it could not run, if it could not.
     pub error: Option<String>,
+    /// How long it ran.
     pub seconds: f64,
+    /// Whether it ran and reproduced its notebook.
     pub passed: bool,
+    /// Its counts.
     pub summary: JsonSummary,
     /// The notebook file compared against and how its cells matched, when one was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notebook_file: Option<JsonNotebookFile>,
+    /// Its cells, in order.
     pub cells: Vec<JsonCell>,
 }
 
 /// The notebook file a chapter was compared against.
 #[derive(Serialize)]
 pub struct JsonNotebookFile {
+    /// The file's name.
     pub file: String,
+    /// The sha256 of its bytes, in hex.
     pub sha256: String,
+    /// How many code cells it has.
     pub code_cells: usize,
     /// How many chapter cells matched by each rule.
     pub matched_by: std::collections::BTreeMap<String, usize>,
+    /// The chapter cells no file cell matched.
     pub unmatched_chapter_cells: Vec<usize>,
     /// The file's code cells (numbered from 1) that no chapter cell reproduces.
     pub unmatched_file_cells: Vec<JsonFileCell>,
@@ -138,8 +163,11 @@ pub struct JsonNotebookFile {
 /// A cell of the notebook file.
 #[derive(Serialize)]
 pub struct JsonFileCell {
+    /// The cell's number.
     pub cell: usize,
+    /// Its id, if it has one.
     pub id: Option<String>,
+    /// The first line of its source.
     pub first_line: String,
 }
 
@@ -176,20 +204,32 @@ impl JsonNotebookFile {
     }
 }
 
+/// A chapter's counts in `report.json` (see `notebook::record::Summary`).
 #[derive(Serialize)]
 pub struct JsonSummary {
+    /// Cells run.
     pub cells: usize,
+    /// Cells not run.
     pub cells_not_run: usize,
+    /// Outputs compared with the notebook.
     pub outputs_compared: usize,
+    /// Outputs printed exactly as the notebook printed them.
     pub verbatim: usize,
+    /// Outputs within a stated tolerance.
     pub within_tolerance: usize,
+    /// Outputs that differ.
     pub mismatched: usize,
+    /// Outputs not comparable by design (seeded, or with a stated reason).
     pub not_comparable_by_design: usize,
     /// Outputs the notebook file given had nothing to compare with.
     pub nothing_to_compare_with: usize,
+    /// The chapter's own checks that passed.
     pub checks_passed: usize,
+    /// Those that failed.
     pub checks_failed: usize,
+    /// Notebook mistakes found.
     pub notebook_mistakes: usize,
+    /// Figures written.
     pub figures: usize,
 }
 
@@ -212,10 +252,14 @@ impl From<&Summary> for JsonSummary {
     }
 }
 
+/// One cell in `report.json`.
 #[derive(Serialize)]
 pub struct JsonCell {
+    /// The cell's number in the chapter.
     pub cell: usize,
+    /// The notebook's headings just before it.
     pub headings: Vec<String>,
+    /// The notebook's code.
     pub code: Option<String>,
     /// The output computed here, if the cell printed one.
     pub output: Option<String>,
@@ -224,11 +268,17 @@ pub struct JsonCell {
     /// `verbatim`, `within_tolerance`, `number_for_number`, `mismatch`, `seeded`,
     /// `not_comparable`, `not_run`, or `no_output`.
     pub status: String,
+    /// Why it is not verbatim, where it is not.
     pub reason: Option<String>,
+    /// The largest absolute difference between its numbers and the notebook's.
     pub largest_absolute_difference: Option<f64>,
+    /// The largest relative difference.
     pub largest_relative_difference: Option<f64>,
+    /// The file names of the figures it drew.
     pub figures: Vec<String>,
+    /// The chapter's own checks made in it.
     pub checks: Vec<JsonCheck>,
+    /// The notebook mistakes found in it.
     pub notebook_mistakes: Vec<String>,
     /// The notebook file's cell it matched (numbered from 1) and by which rule, when a
     /// file was given.
@@ -239,19 +289,27 @@ pub struct JsonCell {
 /// How a chapter cell matched a cell of the notebook file.
 #[derive(Serialize)]
 pub struct JsonMatch {
+    /// The file cell's number, from 1.
     pub file_cell: usize,
+    /// Its id, if it has one.
     pub id: Option<String>,
+    /// The rule that matched: `id`, `source`, `similarity` or `order`.
     pub rule: &'static str,
 }
 
+/// A check of the chapter's own.
 #[derive(Serialize)]
 pub struct JsonCheck {
+    /// What it claims.
     pub claim: String,
+    /// Whether it held.
     pub passed: bool,
+    /// The figures behind it.
     pub detail: String,
 }
 
 impl JsonCell {
+    /// The cell's entry, from what was recorded for it.
     pub fn of(view: &CellView) -> Self {
         let mut cell = JsonCell {
             cell: view.cell,

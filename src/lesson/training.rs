@@ -1,15 +1,25 @@
-//! Training and evaluation loops of the minibatch lesson, shared by chapter 5 and the
-//! epoch benchmark: each stage of the lesson passes its own batches, forward pass and
-//! parameter update, the loop does the rest (loss, backward, progress).
+//! The lesson's training: its loss and accuracy, and the training and evaluation loops
+//! that chapter 5 and the epoch benchmark share. Each stage of the lesson passes its own
+//! batches, forward pass and parameter update; the loop does the rest (loss, backward,
+//! progress).
 
 use anyhow::Result;
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Tensor, D};
 use std::io::IsTerminal;
 
 /// The lesson's loss: `F.cross_entropy` (mean over the batch), the project's fused one.
 pub fn loss_func(out: &Tensor, yb: &Tensor) -> Result<Tensor> {
     crate::loss::cross_entropy(out, yb, &crate::loss::CrossEntropyOptions::default())
+}
+
+/// `accuracy(out, yb)`: the share of rows whose largest output is the target.
+pub fn accuracy(out: &Tensor, yb: &Tensor) -> Result<Tensor> {
+    let predicted = out.argmax(D::Minus1)?.to_dtype(DType::I64)?;
+    Ok(predicted
+        .eq(&yb.to_dtype(DType::I64)?)?
+        .to_dtype(DType::F32)?
+        .mean_all()?)
 }
 
 /// What one training epoch leaves behind.
@@ -18,6 +28,7 @@ pub struct Epoch {
     pub batch_losses: Vec<f32>,
     /// The last batch, which the lesson evaluates after the loop (`xb`, `yb`).
     pub last_xb: Tensor,
+    /// The last batch's targets.
     pub last_yb: Tensor,
 }
 
@@ -57,12 +68,17 @@ where
 /// The validation pass of the lesson's `fit`: the batch losses and accuracies summed and
 /// divided by the number of batches, and (beside it) the exact means over all samples.
 pub struct Validation {
+    /// The summed batch losses over the number of batches, as the lesson's `fit` prints.
     pub mean_of_batch_losses: f32,
+    /// The summed batch accuracies over the number of batches.
     pub mean_of_batch_accuracies: f32,
+    /// The loss over all samples.
     pub sample_loss: f32,
+    /// The accuracy over all samples.
     pub sample_accuracy: f32,
 }
 
+/// The lesson's validation pass over `batches`, without gradients.
 pub fn validate<I>(batches: I, forward: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Validation>
 where
     I: Iterator<Item = Result<(Tensor, Tensor)>>,
@@ -74,7 +90,7 @@ where
         let out = forward(&xb)?.detach();
         let n = yb.dim(0)?;
         let loss = f64::from(loss_func(&out, &yb)?.to_scalar::<f32>()?);
-        let acc = f64::from(crate::lesson::accuracy(&out, &yb)?.to_scalar::<f32>()?);
+        let acc = f64::from(accuracy(&out, &yb)?.to_scalar::<f32>()?);
         tot_loss += loss;
         tot_acc += acc;
         n_batches += 1;
@@ -134,5 +150,19 @@ impl Progress {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn accuracy_counts_argmax_hits() -> Result<()> {
+        let out = Tensor::new(&[[0.1f32, 0.9], [0.8, 0.2]], &Device::Cpu)?;
+        let y = Tensor::new(&[1i64, 1], &Device::Cpu)?;
+        assert_eq!(accuracy(&out, &y)?.to_scalar::<f32>()?, 0.5);
+        Ok(())
     }
 }

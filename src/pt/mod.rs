@@ -12,6 +12,12 @@
 use anyhow::{bail, Result};
 use candle_core::{DType, Tensor};
 
+mod module;
+mod sequence;
+
+pub use module::ModuleRepr;
+pub use sequence::{displayed_sequence, list, size, tuple};
+
 /// PyTorch's default print options.
 const PRECISION: usize = 4;
 const THRESHOLD: usize = 1000;
@@ -23,7 +29,9 @@ const LINE_WIDTH: usize = 80;
 pub enum Values {
     /// Floating-point values; `f32`, `f16` and `bf16` convert to `f64` exactly.
     Float(Vec<f64>),
+    /// Integer values (`i64`, `u32`, `u8`).
     Int(Vec<i64>),
+    /// Boolean values.
     Bool(Vec<bool>),
 }
 
@@ -48,7 +56,9 @@ impl Values {
 /// A tensor as PyTorch would see it: shape, values in row-major order and dtype name.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HostTensor {
+    /// Its shape.
     pub shape: Vec<usize>,
+    /// Its values, in row-major order.
     pub values: Values,
     /// PyTorch's name of the dtype, e.g. `torch.float32`.
     pub dtype: &'static str,
@@ -70,6 +80,7 @@ impl HostTensor {
         Self::new(shape, Values::Bool(values), "torch.bool")
     }
 
+    /// A tensor of `shape` with these values and PyTorch's dtype name; the values must fill the shape.
     pub fn new(shape: &[usize], values: Values, dtype: &'static str) -> Self {
         assert_eq!(
             shape.iter().product::<usize>(),
@@ -127,6 +138,21 @@ fn float_values(flat: &Tensor) -> Result<Values> {
 }
 
 /// `repr(t)` of a candle tensor, as PyTorch prints it.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use crossent::pt::repr;
+///
+/// let t = Tensor::new(&[[1.3877f32, -1.2656], [0.0, 100.0]], &Device::Cpu)?;
+/// assert_eq!(repr(&t)?, "tensor([[  1.3877,  -1.2656],\n        [  0.0000, 100.0000]])");
+/// let small = Tensor::new(&[1e-5f32, 1.0], &Device::Cpu)?;
+/// assert_eq!(repr(&small)?, "tensor([1.0000e-05, 1.0000e+00])");
+/// let labels = Tensor::new(&[5i64, 0, 4], &Device::Cpu)?;
+/// assert_eq!(repr(&labels)?, "tensor([5, 0, 4])");
+/// let half = Tensor::new(&[0.5f32, 1.0], &Device::Cpu)?.to_dtype(candle_core::DType::F16)?;
+/// assert_eq!(repr(&half)?, "tensor([0.5000, 1.0000], dtype=torch.float16)");
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn repr(t: &Tensor) -> Result<String> {
     Ok(repr_host(&HostTensor::from_tensor(t)?))
 }
@@ -151,87 +177,6 @@ pub fn repr_bool(t: &Tensor) -> Result<String> {
         Values::Bool(v) => v.clone(),
     };
     Ok(repr_host(&HostTensor::bool(&host.shape, bools)))
-}
-
-/// `torch.Size([5, 3])` for a shape.
-pub fn size(dims: &[usize]) -> String {
-    let inner: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
-    format!("torch.Size([{}])", inner.join(", "))
-}
-
-/// A Python tuple of already printed items as IPython displays it: `(a, b)`, `(a,)` for
-/// one item, `()` for none, laid out as `displayed_sequence` says.
-pub fn tuple<S: AsRef<str>>(items: &[S]) -> String {
-    let parts: Vec<&str> = items.iter().map(|s| s.as_ref()).collect();
-    let close = if parts.len() == 1 { ",)" } else { ")" };
-    displayed_sequence(&parts, "(", close)
-}
-
-/// A Python list of already printed items as IPython displays it: `[a, b]`.
-pub fn list<S: AsRef<str>>(items: &[S]) -> String {
-    let parts: Vec<&str> = items.iter().map(|s| s.as_ref()).collect();
-    displayed_sequence(&parts, "[", "]")
-}
-
-/// The width IPython's pretty printer keeps its lines to.
-const DISPLAY_WIDTH: usize = 79;
-
-/// A sequence as IPython's pretty printer (the one the notebooks ran, IPython 5–7)
-/// displays it: on one line when it fits in 79 columns; one item a line, indented by
-/// the opening bracket, when it does not; and when an item's repr spans lines (a 2-D
-/// tensor), its later lines indented by the bracket too, the items after it following
-/// on the same line while they fit:
-///
-/// ```
-/// let t = "tensor([[0., 0.],\n        [0., 0.]])";
-/// assert_eq!(
-///     crossent::pt::tuple(&[t, "tensor([5])"]),
-///     "(tensor([[0., 0.],\n         [0., 0.]]), tensor([5]))"
-/// );
-/// ```
-pub fn displayed_sequence(items: &[&str], open: &str, close: &str) -> String {
-    let width = |s: &str| s.chars().count();
-    let flat = format!("{open}{}{close}", items.join(", "));
-    let multiline = items.iter().any(|i| i.contains('\n'));
-    let indent = " ".repeat(width(open));
-    if !multiline {
-        if width(&flat) <= DISPLAY_WIDTH {
-            return flat;
-        }
-        return format!("{open}{}{close}", items.join(&format!(",\n{indent}")));
-    }
-    let mut out = String::from(open);
-    let mut column = width(open);
-    for (k, item) in items.iter().enumerate() {
-        let first = item.lines().next().unwrap_or("");
-        if k > 0 {
-            out.push(',');
-            let tail = if k + 1 == items.len() {
-                width(close)
-            } else {
-                1
-            };
-            if column + 2 + width(first) + tail > DISPLAY_WIDTH {
-                out.push('\n');
-                out.push_str(&indent);
-                column = indent.len();
-            } else {
-                out.push(' ');
-                column += 2;
-            }
-        }
-        for (l, line) in item.split('\n').enumerate() {
-            if l > 0 {
-                out.push('\n');
-                out.push_str(&indent);
-                column = indent.len();
-            }
-            out.push_str(line);
-            column += width(line);
-        }
-    }
-    out.push_str(close);
-    out
 }
 
 /// `repr` of a host tensor: the whole of PyTorch's `_str_intern` for a dense CPU tensor.

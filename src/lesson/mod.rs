@@ -1,0 +1,10 @@
+//! The pieces of fast.ai's minibatch-training lesson (chapter 5) that the chapter and
+//! the epoch benchmark share, by concept: the data classes (`data`), the models
+//! (`model`) and the training and evaluation loops (`training`).
+//!
+//! The generator they draw from is `crate::rng::SeededRng`, the optimiser
+//! `crate::optim::Sgd`, and a model prints itself through `crate::pt::ModuleRepr`.
+
+pub mod data;
+pub mod model;
+pub mod training;
