@@ -67,7 +67,7 @@ fn main() -> ExitCode {
 /// goes unless the harness is quiet; the report runs chapters this way too).
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
     let out = plot::prepare_out_dir(args.out.as_deref(), "chapter-1")?;
-    let mut nb = Notebook::for_chapter(&CHAPTER, &args.notebooks)?;
+    let mut nb = CHAPTER.notebook(&args.notebooks)?;
     nb.on_device(device);
     nb.figures_in(&out);
     notebook(&mut nb, device, &out, args.data_dir.as_deref())?;

@@ -50,7 +50,7 @@ fn main() -> ExitCode {
 /// The chapter, cell by cell, on `device`: its harness with every record (printed as it
 /// goes unless the harness is quiet; the report runs chapters this way too).
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
-    let mut nb = Notebook::for_chapter(&CHAPTER, &args.notebooks)?;
+    let mut nb = CHAPTER.notebook(&args.notebooks)?;
     nb.on_device(device);
     implementation_cell(&mut nb, device)?;
     theory(&mut nb, device)?;

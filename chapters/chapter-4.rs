@@ -89,7 +89,7 @@ fn main() -> ExitCode {
 /// The chapter, cell by cell, on `device`: its harness with every record (printed as it
 /// goes unless the harness is quiet; the report runs chapters this way too).
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
-    let mut nb = Notebook::for_chapter(&CHAPTER, &args.notebooks)?;
+    let mut nb = CHAPTER.notebook(&args.notebooks)?;
     nb.on_device(device);
     let printed = printed::input_values(
         &nb.printed_input(ACTIVATIONS_CELL, ACTIVATIONS_PRINTED)?,

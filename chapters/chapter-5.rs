@@ -93,7 +93,7 @@ pub fn run(args: Args, device: &Device) -> Result<Notebook> {
     let location = mnist::find_or_fetch(args.data_dir.as_deref())?;
     let data = mnist::load_lesson(&location, args.verify, device)?;
     let out = plot::prepare_out_dir(args.out.as_deref(), "chapter-5")?;
-    let mut nb = Notebook::for_chapter(&CHAPTER, &args.notebooks)?;
+    let mut nb = CHAPTER.notebook(&args.notebooks)?;
     nb.on_device(device);
     nb.figures_in(&out);
     let mut lesson = Lesson {

@@ -2,6 +2,7 @@
 //! flags it takes and how to run it — that the chapter's own binary and the report both
 //! read, so that nothing about a chapter is written twice.
 
+use crate::cli::NotebookArgs;
 use crate::notebook::Notebook;
 use anyhow::Result;
 use candle_core::Device;
@@ -22,7 +23,7 @@ use std::path::Path;
 /// }
 ///
 /// fn run(args: Args, _device: &candle_core::Device) -> anyhow::Result<Notebook> {
-///     let mut nb = Notebook::for_chapter(&CHAPTER, &args.notebooks)?;
+///     let mut nb = CHAPTER.notebook(&args.notebooks)?;
 ///     nb.show("1 + 1", "2", "2");
 ///     Ok(nb)
 /// }
@@ -58,6 +59,12 @@ pub struct Chapter {
 }
 
 impl Chapter {
+    /// The chapter's cell harness, with the notebook flags (`--notebook`,
+    /// `--write-notebook`); its first record is this chapter's header.
+    pub fn notebook(&self, args: &NotebookArgs) -> Result<Notebook> {
+        Notebook::for_chapter(self.number, self.title, self.origin, args)
+    }
+
     /// The binary's name, `chapter-N`.
     pub fn binary(&self) -> String {
         format!("chapter-{}", self.number)

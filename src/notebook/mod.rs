@@ -26,12 +26,7 @@
 //! use candle_core::{Device, Tensor};
 //! use crossent::notebook::record::{Record, Status};
 //! use crossent::notebook::Notebook;
-//! # fn run(_: &[String], _: &Device) -> anyhow::Result<Notebook> { unreachable!() }
-//! # let chapter = crossent::chapter::Chapter {
-//! #     number: 9, title: "Chapter 9 — Softmax", origin: "a test", original_file: None,
-//! #     takes_figures_and_data: false, run,
-//! # };
-//! let mut nb = Notebook::for_chapter(&chapter, &Default::default())?;
+//! let mut nb = Notebook::for_chapter(9, "Chapter 9 — Softmax", "a test", &Default::default())?;
 //! nb.heading("Softmax");
 //! let sm = candle_nn::ops::softmax(&Tensor::new(&[1f32, 2., 3.], &Device::Cpu)?, 0)?;
 //! nb.tensor("torch.tensor([1., 2., 3.]).softmax(0)", &sm, "tensor([0.0900, 0.2447, 0.6652])")?;
@@ -46,7 +41,6 @@
 pub mod record;
 pub mod terminal;
 
-use crate::chapter::Chapter;
 use crate::cli::NotebookArgs;
 use crate::ipynb::{CellMatch, Matcher, NotebookFile};
 use crate::printed::{self, PrintedNumber};
@@ -127,32 +121,28 @@ impl Notebook {
         Self::with_mode(true)
     }
 
-    /// The harness of a chapter, with the notebook flags: a notebook file to compare
-    /// against (read and checked here: a bad file is one error) and one to write. Its
-    /// first record is the chapter's header (title and origin).
+    /// The harness of chapter number `chapter`, with the notebook flags: a notebook file
+    /// to compare against (read and checked here: a bad file is one error) and one to
+    /// write. Its first record is the chapter's header (title and origin). A chapter
+    /// makes its harness through its description, `crate::chapter::Chapter::notebook`.
     ///
     /// ```
     /// use crossent::cli::NotebookArgs;
     /// use crossent::notebook::Notebook;
-    /// # fn run(_: &[String], _: &candle_core::Device) -> anyhow::Result<Notebook> { unreachable!() }
-    /// let chapter = crossent::chapter::Chapter {
-    ///     number: 9,
-    ///     title: "Chapter 9 — Arithmetic",
-    ///     origin: "a test",
-    ///     original_file: None,
-    ///     takes_figures_and_data: false,
-    ///     run,
-    /// };
-    /// let mut nb = Notebook::for_chapter(&chapter, &NotebookArgs::default())?;
+    ///
+    /// let mut nb = Notebook::for_chapter(9, "Chapter 9 — Arithmetic", "a test", &NotebookArgs::default())?;
     /// nb.show("1 + 1", "2", "2");
     /// nb.show("2 + 2", "4", "5");
     /// assert!(!nb.passed());
     /// assert_eq!(nb.summary().mismatched.len(), 1);
     /// # Ok::<(), anyhow::Error>(())
     /// ```
-    pub fn for_chapter(chapter: &Chapter, args: &NotebookArgs) -> Result<Self> {
-        let (title, origin) = (chapter.title, chapter.origin);
-        let chapter = chapter.number;
+    pub fn for_chapter(
+        chapter: usize,
+        title: &str,
+        origin: &str,
+        args: &NotebookArgs,
+    ) -> Result<Self> {
         let mut nb = Self::with_mode(false);
         nb.chapter = chapter;
         if let Some(path) = &args.notebook {
