@@ -13,7 +13,8 @@
 //! notebook's figures beside its own and checks the lesson's reference bounds instead.
 //!
 //! The chapter reads top-down like the notebook: one method per notebook heading, named
-//! after it, in the notebook's order (see `Lesson::run`).
+//! after it, in the notebook's order (see `Lesson::run`), with the notebook's
+//! sub-headings as `// ###` comments inside them.
 
 use anyhow::{anyhow, Result};
 use candle_core::backprop::GradStore;
@@ -149,6 +150,7 @@ import torch.nn.functional as F"#,
         );
         self.nb.heading("Initial Setup");
         self.nb.code("mpl.rcParams['image.cmap'] = 'gray'");
+        // ### Data
         self.nb.code("x_train,y_train,x_valid,y_valid = get_data()");
         let (n, m) = x_train.dims2()?;
         let c = (y_train.max(0)? + 1.0)?;
@@ -390,6 +392,7 @@ epochs = 1 # how many epochs to train for"#,
     /// registered by name and in a `ModuleList`, then `nn.Sequential`.
     fn using_parameters_and_optim(&mut self) -> Result<()> {
         self.nb.heading("Using parameters and optim");
+        // ### Parameters
         self.nb.code(
             r#"class Model(nn.Module):
     def __init__(self, n_in, nh, n_out):
@@ -450,7 +453,7 @@ loss_func(model(xb), yb), accuracy(model(xb), yb)"#,
             "(tensor(0.1094, grad_fn=<NllLossBackward>), tensor(0.9375))",
         )?;
 
-        // A hand-made registry of sub-modules.
+        // ### Registering modules: by hand first, then with `add_module`.
         self.nb.code(
             r#"class DummyModule():
     def __init__(self, n_in, nh, n_out):
@@ -496,7 +499,6 @@ mdl"#,
  torch.Size([10])]"#,
         );
 
-        // Registering modules by name, then with a ModuleList.
         let layers = self.layers_model()?;
         self.nb.show(
             r#"layers = [nn.Linear(m,nh), nn.ReLU(), nn.Linear(nh,10)]
@@ -525,6 +527,7 @@ model"#,
             ),
         );
 
+        // ### nn.ModuleList
         let model = self.layers_model()?;
         let listed = model.module_named("ModuleList", |i| i.to_string());
         self.nb.show(
@@ -560,6 +563,7 @@ loss_func(model(xb), yb), accuracy(model(xb), yb)"#,
             "(tensor(0.2131, grad_fn=<NllLossBackward>), tensor(0.9375))",
         )?;
 
+        // ### nn.Sequential
         let (model, params, printed) = self.sequential()?;
         let params: Vec<&Var> = params.iter().collect();
         self.fit(
@@ -664,6 +668,7 @@ loss_func(model(xb), yb)"#,
         } = self.data;
         let n = self.n();
         self.nb.heading("Dataset and DataLoader");
+        // ### Dataset
         self.nb.code(
             r#"#export
 class Dataset():
@@ -728,7 +733,7 @@ loss,acc"#,
             "(tensor(0.4507, grad_fn=<NllLossBackward>), tensor(0.8750))",
         )?;
 
-        // DataLoader of consecutive slices.
+        // ### DataLoader: consecutive slices.
         self.nb.code(
             r#"class DataLoader():
     def __init__(self, ds, bs): self.ds,self.bs = ds,bs
