@@ -107,3 +107,61 @@ impl Chapter {
 pub fn parse_args<A: clap::Parser>(argv: &[String]) -> Result<A> {
     A::try_parse_from(argv).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn never_run(_: &[String], _: &Device) -> Result<Notebook> {
+        anyhow::bail!("not run in this test")
+    }
+
+    const WITH_DATA: Chapter = Chapter {
+        number: 5,
+        title: "Chapter 5",
+        origin: "a test",
+        original_file: Some("03_minibatch_training.ipynb"),
+        takes_figures_and_data: true,
+        run: never_run,
+    };
+
+    #[test]
+    fn a_notebook_is_the_chapters_by_number_or_by_the_originals_name() {
+        assert!(WITH_DATA.owns_notebook_named("chapter-5.ipynb"));
+        assert!(WITH_DATA.owns_notebook_named("03_minibatch_training.ipynb"));
+        assert!(!WITH_DATA.owns_notebook_named("chapter-4.ipynb"));
+        assert!(!WITH_DATA.owns_notebook_named("chapter-5.ipynb.bak"));
+        let no_original = Chapter {
+            original_file: None,
+            ..WITH_DATA
+        };
+        assert!(!no_original.owns_notebook_named("03_minibatch_training.ipynb"));
+    }
+
+    #[test]
+    fn figures_and_data_reach_only_the_chapters_that_take_them() {
+        let (nb, figures, data) = (Path::new("n.ipynb"), Path::new("f"), Path::new("d"));
+        assert_eq!(
+            WITH_DATA.argv("cuda:1", Some(nb), Some(figures), Some(data)),
+            [
+                "chapter-5",
+                "--device",
+                "cuda:1",
+                "--notebook",
+                "n.ipynb",
+                "--out",
+                "f",
+                "--data-dir",
+                "d"
+            ]
+        );
+        let without = Chapter {
+            takes_figures_and_data: false,
+            ..WITH_DATA
+        };
+        assert_eq!(
+            without.argv("cpu", None, Some(figures), Some(data)),
+            ["chapter-5", "--device", "cpu"]
+        );
+    }
+}

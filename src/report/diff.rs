@@ -7,8 +7,11 @@
 use similar::{capture_diff_slices, Algorithm, DiffTag};
 
 /// Token lists longer than this are compared by their common prefix and suffix only:
-/// Myers' diff costs (n + m) · d, and a hostile notebook's output can be megabytes long.
-const MAX_TOKENS: usize = 20_000;
+/// Myers' diff costs (n + m) · d for d differing tokens, so two wholly different lists of
+/// this length cost some 64 million steps (a few tenths of a second), and a hostile
+/// notebook's output can be megabytes long. The chapters' outputs are a few hundred
+/// tokens.
+const MAX_TOKENS: usize = 4_000;
 
 /// For each character of `a` and of `b`, whether it lies in a token the other text does
 /// not share.
@@ -80,6 +83,15 @@ mod tests {
         assert_eq!(marked("grad_fn=<NegBackward>", &b), "_________NegBackward_");
         let (a, b) = marks("same", "same");
         assert!(a.iter().chain(&b).all(|m| !m));
+    }
+
+    #[test]
+    fn wholly_different_texts_at_the_limit_are_diffed() {
+        // No token in common: the diff's worst case.
+        let a = "1,".repeat(MAX_TOKENS / 2);
+        let b = "x ".repeat(MAX_TOKENS / 2);
+        let (ma, mb) = marks(&a, &b);
+        assert!(ma.iter().chain(&mb).all(|&m| m));
     }
 
     #[test]
