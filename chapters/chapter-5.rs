@@ -902,8 +902,8 @@ loss,acc"#,
             Batches::new(batches, n_batches(n, BS)),
             |grads| Ok(opt.step(grads)?),
             "(tensor(0.2939, grad_fn=<NllLossBackward>), tensor(0.9375))",
-        )
-        .map(|_| ())
+        )?;
+        Ok(())
     }
 
     /// "PyTorch DataLoader": the library's loader, here candle-datasets' `Batcher` over

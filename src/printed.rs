@@ -47,36 +47,25 @@ pub struct Split {
 /// Python and PyTorch print them (`-1.2656`, `1.`, `5`, `-3.5634e+00`, `nan`, `inf`);
 /// digits inside a word (`float32`, `x_1`) belong to the word.
 pub fn split(text: &str) -> Split {
-    let bytes = text.as_bytes();
     let mut skeleton = String::new();
     let mut numbers = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
-        let word_before = i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
-        if !word_before {
-            if let Some((len, number)) = number_at(&text[i..]) {
-                let next = bytes.get(i + len).copied().unwrap_or(b' ');
-                if !(next.is_ascii_alphanumeric() || next == b'_') {
-                    skeleton.push('#');
-                    numbers.push(number);
-                    i += len;
-                    continue;
-                }
-            }
+    while let Some(ch) = text[i..].chars().next() {
+        if let Some((len, number)) = number_standing_at(text, i) {
+            skeleton.push('#');
+            numbers.push(number);
+            i += len;
+        } else {
+            skeleton.push(ch);
+            i += ch.len_utf8();
         }
-        let ch = text[i..]
-            .chars()
-            .next()
-            .expect("index is on a char boundary");
-        skeleton.push(ch);
-        i += ch.len_utf8();
     }
     Split { skeleton, numbers }
 }
 
 /// Cuts printed text into tokens that join back into it: each number (as `split` finds
-/// them), each word (a run of letters, digits and `_`), each run of whitespace, and every
-/// other character on its own.
+/// them), each word (a run of ASCII letters, digits and `_`), each run of whitespace, and
+/// every other character on its own.
 ///
 /// ```
 /// assert_eq!(
@@ -85,28 +74,37 @@ pub fn split(text: &str) -> Split {
 /// );
 /// ```
 pub fn tokens(text: &str) -> Vec<&str> {
-    let is_word = |c: char| c.is_alphanumeric() || c == '_';
     let mut tokens = Vec::new();
     let mut i = 0;
     while let Some(ch) = text[i..].chars().next() {
-        let word_before = text[..i].chars().next_back().is_some_and(is_word);
-        let len = match number_at(&text[i..]) {
-            Some((len, _))
-                if !word_before && !text[i + len..].chars().next().is_some_and(is_word) =>
-            {
-                len
-            }
-            _ if is_word(ch) || ch.is_whitespace() => {
+        let len = match number_standing_at(text, i) {
+            Some((len, _)) => len,
+            None if is_word(ch) || ch.is_whitespace() => {
                 let same =
                     |c: char| is_word(c) == is_word(ch) && c.is_whitespace() == ch.is_whitespace();
                 text[i..].find(|c: char| !same(c)).unwrap_or(text.len() - i)
             }
-            _ => ch.len_utf8(),
+            None => ch.len_utf8(),
         };
         tokens.push(&text[i..i + len]);
         i += len;
     }
     tokens
+}
+
+/// Whether `c` belongs to a word, so that a number touching it is part of the word.
+fn is_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// The number that starts at byte `i` of `text` and stands on its own (no word character
+/// just before or just after it): its byte length and value.
+fn number_standing_at(text: &str, i: usize) -> Option<(usize, PrintedNumber)> {
+    if text[..i].chars().next_back().is_some_and(is_word) {
+        return None;
+    }
+    let (len, number) = number_at(&text[i..])?;
+    (!text[i + len..].chars().next().is_some_and(is_word)).then_some((len, number))
 }
 
 /// The largest absolute and relative differences between the numbers of two printed
