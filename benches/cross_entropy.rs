@@ -13,7 +13,7 @@
 use anyhow::Result;
 use candle_core::{Device, Tensor, Var};
 use crossent::loss::{self, CrossEntropyOptions};
-use crossent::rng::SeededRng;
+use crossent::random::Generator;
 use std::process::Command;
 use std::time::Instant;
 
@@ -43,7 +43,7 @@ fn time_ms(mut f: impl FnMut() -> Result<()>) -> Result<f64> {
 fn main() -> Result<()> {
     crossent::cli::keep_freed_memory();
     let device = Device::Cpu;
-    let mut rng = SeededRng::new(1);
+    let mut rng = Generator::manual_seed(1);
     let opts = CrossEntropyOptions::default();
     let torch = pytorch_times();
     println!(
@@ -64,7 +64,7 @@ fn main() -> Result<()> {
         "vs torch"
     );
     for (k, &(n, c)) in SHAPES.iter().enumerate() {
-        let x = Tensor::from_vec(rng.uniform(n * c, 4.0), (n, c), &device)?;
+        let x = Tensor::from_vec(rng.uniform_values(n * c, -4.0, 4.0), (n, c), &device)?;
         let t: Vec<u32> = (0..n).map(|i| (i * 7919 % c) as u32).collect();
         let target = Tensor::from_vec(t, n, &device)?;
         let var = Var::from_tensor(&x)?;

@@ -17,7 +17,7 @@ use crossent::lesson::model::{sequential, Linear};
 use crossent::lesson::training::{slices, train_epoch};
 use crossent::mnist;
 use crossent::optim::Sgd;
-use crossent::rng::SeededRng;
+use crossent::random::Generator;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
@@ -41,7 +41,7 @@ const VARIANTS: [(Variant, &str); 3] = [
     (Variant::Composed, "  candle-nn Linear + SGD (composed)"),
 ];
 
-fn composed_model(rng: &mut SeededRng, device: &Device) -> Result<(impl Module, Vec<Var>)> {
+fn composed_model(rng: &mut Generator, device: &Device) -> Result<(impl Module, Vec<Var>)> {
     let l1 = Linear::new(rng, 784, 50, device)?;
     let l2 = Linear::new(rng, 50, 10, device)?;
     let candle = |l: &Linear| {
@@ -58,7 +58,7 @@ fn composed_model(rng: &mut SeededRng, device: &Device) -> Result<(impl Module, 
     Ok((model, params))
 }
 
-fn epoch(variant: Variant, rng: &mut SeededRng, x: &Tensor, y: &Tensor) -> Result<f64> {
+fn epoch(variant: Variant, rng: &mut Generator, x: &Tensor, y: &Tensor) -> Result<f64> {
     let device = x.device();
     let n = x.dim(0)?;
     let time = |forward: &dyn Fn(&Tensor) -> Result<Tensor>,
@@ -100,7 +100,7 @@ fn main() -> Result<()> {
     let mut ours: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
     let mut torch = Vec::new();
     let mut torch_missing = None;
-    let mut rng = SeededRng::new(0);
+    let mut rng = Generator::manual_seed(0);
     if let Ok(only) = std::env::var("EPOCH_ONLY") {
         let variant = match only.as_str() {
             "library" => Variant::Library,

@@ -90,7 +90,10 @@ fn notebook(nb: &mut Notebook, device: &Device, out: &Path, data_dir: Option<&Pa
     let files = match mnist::find_or_fetch(data_dir) {
         Ok(location) => mnist::present_files(&location.dir),
         Err(e) => {
-            eprintln!("chapter-1: {}", format!("{e:#}").replace('\n', " "));
+            nb.warn(&format!(
+                "chapter-1: {}",
+                format!("{e:#}").replace('\n', " ")
+            ));
             Vec::new()
         }
     };

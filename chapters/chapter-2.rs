@@ -14,8 +14,8 @@ use crossent::chapter::{self, Chapter};
 use crossent::cli::{self, CommonArgs, NotebookArgs};
 use crossent::loss::{self, CrossEntropyOptions};
 use crossent::notebook::Notebook;
+use crossent::random::Generator;
 use crossent::refine::{refine, Refined};
-use crossent::rng::SeededRng;
 use crossent::torchlike::{max_abs_diff, pick_rows, scalar};
 use crossent::{np, printed, pt};
 use std::process::ExitCode;
@@ -421,12 +421,12 @@ fn naive_composed_fused(
 ) -> Result<()> {
     nb.heading("Beyond the notebook: naive, composed and fused cross-entropy");
     let (n, c) = (512, 1000);
-    let mut rng = SeededRng::new(2);
+    let mut rng = Generator::manual_seed(2);
     let targets: Vec<u32> = (0..n).map(|i| (i * 7919 % c) as u32).collect();
     let target = Tensor::from_vec(targets.clone(), n, device)?;
     let mut lines = Vec::new();
     for (regime, scale) in [("logits in ±8", 8.0f32), ("logits in ±100", 100.0)] {
-        let values = rng.uniform(n * c, scale);
+        let values = rng.uniform_values(n * c, -f64::from(scale), f64::from(scale));
         let reference = {
             let mut total = 0f64;
             for (row, &t) in values.chunks(c).zip(&targets) {

@@ -1,18 +1,31 @@
 """Re-runs a chapter's notebook in PyTorch under new random draws, for the tests.
 
-Usage: python3 scripts/rerun_notebooks.py CHAPTER SEED NOTEBOOK.ipynb
+Usage: python3 scripts/rerun_notebooks.py CHAPTER SEED NOTEBOOK.ipynb [MNIST_DIR]
 
 NOTEBOOK is the notebook the chapter writes (`chapter-N --write-notebook`): its code
 cells are the original notebook's code. They run here in one IPython shell, after
-`torch.manual_seed(SEED)`, as Jupyter would run them; what each cell displays
-(`text/plain`) or prints (stdout) is written as JSON, a list of [code, printed] pairs.
-`tests/notebooks.rs` holds the output for chapters 2 and 4 (seed 2026): a re-run of the
-notebook with other numbers, which the chapter must replicate from the file alone.
+`torch.manual_seed(SEED)`, as today's Jupyter would run them: what each cell displays
+(`text/plain`, laid out by today's IPython), prints (stdout) and shows as a figure
+(matplotlib's `<Figure size …>` text, after the cell's value, as the inline backend
+shows it) is written as JSON, a list of [code, printed] pairs. The first pair is the
+seeding cell itself, `torch.manual_seed(SEED)`, which the tests put first in the
+re-run notebook, as a user who wants a reproducible run does.
 
-Needs: pip install torch ipython nbformat
+Chapter 5 (fast.ai's lesson) runs offline: `from exp.nb_02 import *` is replaced by the
+few names the lesson uses, and `get_data()` builds the course's `mnist.pkl.gz` split
+from the IDX files in MNIST_DIR (default ../shared/data/mnist): the first 50,000
+training images for training, the next 10,000 for validation, each grey level / 256 as
+the course's pickle stored it.
+
+`tests/notebooks.rs` holds the output in `tests/data/` (chapters 2 and 4 with seed 2026,
+chapter 5 with seed 31337): a re-run of the notebook with other numbers, which the
+chapter must replicate from the file alone.
+
+Needs: pip install torch ipython nbformat matplotlib numpy
 """
 
 import json
+import os
 import sys
 
 import nbformat
@@ -24,6 +37,28 @@ from IPython.utils.capture import capture_output
 # their code uses of it.
 FASTAI = "import torch\nfrom torch import tensor, nn\nimport torch.nn.functional as F\n"
 
+# What the lesson's `from exp.nb_02 import *` brings that its cells use.
+LESSON = FASTAI + r'''
+import matplotlib as mpl, matplotlib.pyplot as plt
+import numpy as np
+from pathlib import Path
+
+def _idx(path, offset):
+    with open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
+
+def get_data():
+    images = _idx(MNIST_DIR / "train-images-idx3-ubyte", 16).reshape(60000, 784)
+    labels = _idx(MNIST_DIR / "train-labels-idx1-ubyte", 8).astype(np.int64)
+    x = images.astype(np.float32) / 256
+    return map(tensor, (x[:50000], labels[:50000], x[50000:], labels[50000:]))
+
+def near(a, b): return torch.allclose(a, b, rtol=1e-3, atol=1e-5)
+
+def test_near(a, b):
+    assert near(a, b), f"near:\n{a}\n{b}"
+'''
+
 
 def main():
     chapter, seed, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -32,23 +67,41 @@ def main():
     # The displayed value is formatted below; the shell's own "Out[n]:" print is not.
     shell.displayhook.write_output_prompt = lambda: None
     shell.displayhook.write_format_data = lambda *args, **kwargs: None
-    shell.run_cell(FASTAI)
-    torch.manual_seed(seed)
-    pairs = []
+    # `%matplotlib inline` asks the shell for a GUI loop, which only a kernel has; the
+    # inline backend itself needs none.
+    shell.enable_gui = lambda gui=None: None
+    if chapter == 5:
+        mnist = sys.argv[4] if len(sys.argv) > 4 else os.path.join(
+            os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
+        shell.run_cell(LESSON)
+        shell.user_ns["MNIST_DIR"] = __import__("pathlib").Path(mnist)
+        shell.run_cell("%matplotlib inline")
+    else:
+        shell.run_cell(FASTAI)
+    seeding = f"torch.manual_seed({seed})"
+    shell.run_cell(seeding)
+    pairs = [[seeding, ""]]
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         code = cell.source
-        if code.startswith("!") or "fastai" in code:
+        if code.startswith("!") or "fastai" in code or "??" in code:
             continue
+        # The preamble above stands for the course's own module.
+        runnable = code.replace("from exp.nb_02 import *", "")
         with capture_output() as captured:
-            result = shell.run_cell(code)
+            result = shell.run_cell(runnable)
         if result.error_in_exec is not None:
             raise SystemExit(f"chapter {chapter}: {code!r} failed: {result.error_in_exec}")
         printed = captured.stdout
         if result.result is not None:
             text = shell.display_formatter.format(result.result)[0]["text/plain"]
             printed += text + "\n"
+        # Figures the inline backend shows after the cell's value.
+        for output in captured.outputs:
+            text = output.data.get("text/plain")
+            if text is not None and "image/png" in output.data:
+                printed += text + "\n"
         pairs.append([code, printed.rstrip("\n")])
     json.dump(pairs, sys.stdout, indent=1, ensure_ascii=False)
     print()

@@ -35,7 +35,7 @@ pub mod optim;
 pub mod plot;
 pub mod printed;
 pub mod pt;
+pub mod random;
 pub mod refine;
 pub mod report;
-pub mod rng;
 pub mod torchlike;

@@ -9,7 +9,7 @@ mod common;
 
 use crossent::mnist::fetch::{self, Split};
 use crossent::mnist::{self, IdxFile, Location};
-use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use std::io::{Read, Write};
@@ -133,14 +133,30 @@ fn respond(
     stream.flush()
 }
 
-/// A split's rows as the hub's parquet conversion holds them.
+/// A split's rows as the hub's parquet conversion holds them (labels as int64).
 fn parquet_of(images: &[u8], labels: &[u8]) -> Vec<u8> {
-    let schema = parquet::schema::parser::parse_message_type(
-        "message schema {
-            optional group image { optional binary bytes; optional binary path (STRING); }
-            optional int64 label;
-        }",
-    )
+    parquet_with_labels(images, labels, LabelType::Int64)
+}
+
+/// The physical type of a parquet file's label column: the hub's conversion writes
+/// int64 (a `ClassLabel`); other writers of the same schema use int32.
+#[derive(Clone, Copy)]
+enum LabelType {
+    Int64,
+    Int32,
+}
+
+fn parquet_with_labels(images: &[u8], labels: &[u8], label_type: LabelType) -> Vec<u8> {
+    let label_column = match label_type {
+        LabelType::Int64 => "int64",
+        LabelType::Int32 => "int32",
+    };
+    let schema = parquet::schema::parser::parse_message_type(&format!(
+        "message schema {{
+            optional group image {{ optional binary bytes; optional binary path (STRING); }}
+            optional {label_column} label;
+        }}"
+    ))
     .unwrap();
     let pngs: Vec<ByteArray> = images
         .chunks(28 * 28)
@@ -158,7 +174,6 @@ fn parquet_of(images: &[u8], labels: &[u8]) -> Vec<u8> {
         })
         .collect();
     let n = labels.len();
-    let labels: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
     let mut out = Vec::new();
     let mut writer = SerializedFileWriter::new(
         &mut out,
@@ -182,11 +197,20 @@ fn parquet_of(images: &[u8], labels: &[u8]) -> Vec<u8> {
                     .write_batch(&[], Some(&vec![1; n]), None)
                     .unwrap();
             }
-            _ => {
-                col.typed::<Int64Type>()
-                    .write_batch(&labels, Some(&vec![1; n]), None)
-                    .unwrap();
-            }
+            _ => match label_type {
+                LabelType::Int64 => {
+                    let labels: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+                    col.typed::<Int64Type>()
+                        .write_batch(&labels, Some(&vec![1; n]), None)
+                        .unwrap();
+                }
+                LabelType::Int32 => {
+                    let labels: Vec<i32> = labels.iter().map(|&l| i32::from(l)).collect();
+                    col.typed::<Int32Type>()
+                        .write_batch(&labels, Some(&vec![1; n]), None)
+                        .unwrap();
+                }
+            },
         }
         col.close().unwrap();
         column += 1;
@@ -265,8 +289,13 @@ fn a_fetch_lands_verified_in_the_cache_and_is_not_repeated() {
     let hub = serve(served, Answer::Whole);
     let cache = scratch("good");
     let search = [cache_at(&cache)];
-    let found =
-        mnist::find_or_fetch_in(&search, Some(cache_at(&cache)), &hub.endpoint, &splits).unwrap();
+    let found = mnist::find_or_fetch_in(
+        &search,
+        Some(cache_at(&cache)),
+        Some(&hub.endpoint),
+        &splits,
+    )
+    .unwrap();
     assert_eq!(found.dir, cache);
     assert_eq!(
         entries(&cache),
@@ -302,7 +331,13 @@ fn a_fetch_lands_verified_in_the_cache_and_is_not_repeated() {
     );
     let requests = hub.requests.load(Ordering::SeqCst);
     assert_eq!(requests, 4, "a HEAD and a GET for each of the two files");
-    mnist::find_or_fetch_in(&search, Some(cache_at(&cache)), &hub.endpoint, &splits).unwrap();
+    mnist::find_or_fetch_in(
+        &search,
+        Some(cache_at(&cache)),
+        Some(&hub.endpoint),
+        &splits,
+    )
+    .unwrap();
     assert_eq!(
         hub.requests.load(Ordering::SeqCst),
         requests,
@@ -372,7 +407,7 @@ fn a_hub_that_is_not_there_is_one_line_naming_the_places_looked() {
         dir: cache.join("elsewhere"),
         chosen_by: "data/mnist in the project",
     }];
-    let err = mnist::find_or_fetch_in(&search, Some(cache_at(&cache)), &endpoint, &splits)
+    let err = mnist::find_or_fetch_in(&search, Some(cache_at(&cache)), Some(&endpoint), &splits)
         .expect_err("no hub, no MNIST");
     let err = format!("{err:#}");
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -435,6 +470,52 @@ fn real_mnist_through_the_hub_layout_passes_the_published_md5s() {
 }
 
 #[test]
+fn offline_nothing_is_fetched_and_the_error_says_why() {
+    let (splits, served) = small_splits();
+    let hub = serve(served, Answer::Whole);
+    let cache = scratch("offline");
+    let err = mnist::find_or_fetch_in(&[], Some(cache_at(&cache)), None, &splits)
+        .expect_err("offline, MNIST cannot be had");
+    let err = format!("{err:#}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("HF_HUB_OFFLINE is set"), "{err}");
+    assert_eq!(
+        hub.requests.load(Ordering::SeqCst),
+        0,
+        "the hub is never asked"
+    );
+    assert_eq!(entries(&cache), Vec::<String>::new());
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn int32_labels_are_read_as_the_int64_ones() {
+    let (splits, served) = small_splits();
+    let dir = scratch("int32");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (split, (name, int64_file)) in splits.iter().zip(&served) {
+        let int64_path = dir.join("int64.parquet");
+        std::fs::write(&int64_path, int64_file).unwrap();
+        let from_int64 = fetch::idx_from_parquet(&int64_path, split).unwrap();
+        let labels = &from_int64.1[8..];
+        let images = &from_int64.0[16..];
+        assert!(
+            labels.iter().any(|&l| l != 0),
+            "{name}: labels that can tell a lost one"
+        );
+        let int32_path = dir.join("int32.parquet");
+        std::fs::write(
+            &int32_path,
+            parquet_with_labels(images, labels, LabelType::Int32),
+        )
+        .unwrap();
+        let from_int32 = fetch::idx_from_parquet(&int32_path, split).unwrap();
+        assert_eq!(from_int32, from_int64, "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn concurrent_fetches_into_one_fresh_cache_all_succeed() {
     let (splits, served) = small_splits();
     let hub = serve(served, Answer::Whole);
@@ -444,7 +525,7 @@ fn concurrent_fetches_into_one_fresh_cache_all_succeed() {
         .map(|_| {
             let (cache, endpoint, splits) = (cache.clone(), hub.endpoint.clone(), splits.clone());
             std::thread::spawn(move || {
-                mnist::find_or_fetch_in(&[], Some(cache_at(&cache)), &endpoint, &splits)
+                mnist::find_or_fetch_in(&[], Some(cache_at(&cache)), Some(&endpoint), &splits)
             })
         })
         .collect();

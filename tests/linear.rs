@@ -11,10 +11,15 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{Module, Optimizer};
 use crossent::linear::{composed, FusedLinear};
 use crossent::optim::Sgd;
-use crossent::rng::SeededRng;
+use crossent::random::Generator;
 
-fn random(rng: &mut SeededRng, dims: (usize, usize)) -> Tensor {
-    Tensor::from_vec(rng.uniform(dims.0 * dims.1, 1.0), dims, &Device::Cpu).unwrap()
+fn random(rng: &mut Generator, dims: (usize, usize)) -> Tensor {
+    Tensor::from_vec(
+        rng.uniform_values(dims.0 * dims.1, -1.0, 1.0),
+        dims,
+        &Device::Cpu,
+    )
+    .unwrap()
 }
 
 fn values(t: &Tensor) -> Vec<f32> {
@@ -41,7 +46,7 @@ const SHAPES: [(usize, usize, usize); 7] = [
 
 #[test]
 fn forward_and_gradients_match_the_composed_ops_on_random_shapes() {
-    let mut rng = SeededRng::new(12);
+    let mut rng = Generator::manual_seed(12);
     for (batch, n_in, n_out) in SHAPES {
         let x = Var::from_tensor(&random(&mut rng, (batch, n_in))).unwrap();
         let w = Var::from_tensor(&random(&mut rng, (n_out, n_in))).unwrap();
@@ -94,7 +99,7 @@ fn forward_and_gradients_match_the_composed_ops_on_random_shapes() {
 
 #[test]
 fn an_input_that_tracks_no_gradient_gets_none() {
-    let mut rng = SeededRng::new(3);
+    let mut rng = Generator::manual_seed(3);
     let x = random(&mut rng, (64, 784));
     let w = Var::from_tensor(&random(&mut rng, (50, 784))).unwrap();
     let b = Var::from_tensor(&random(&mut rng, (1, 50)).squeeze(0).unwrap()).unwrap();
@@ -112,7 +117,7 @@ fn an_input_that_tracks_no_gradient_gets_none() {
 
 #[test]
 fn a_training_step_equals_the_composed_one() {
-    let mut rng = SeededRng::new(5);
+    let mut rng = Generator::manual_seed(5);
     let x = random(&mut rng, (64, 784));
     let y = Tensor::from_vec(
         (0..64u32).map(|i| i64::from(i % 10)).collect::<Vec<_>>(),
@@ -120,12 +125,13 @@ fn a_training_step_equals_the_composed_one() {
         &Device::Cpu,
     )
     .unwrap();
-    let mut vector = |n: usize| Tensor::from_vec(rng.uniform(n, 1.0), n, &Device::Cpu).unwrap();
+    let mut vector =
+        |n: usize| Tensor::from_vec(rng.uniform_values(n, -1.0, 1.0), n, &Device::Cpu).unwrap();
     let (b1, b2) = (vector(50), vector(10));
     let init = [
-        random(&mut SeededRng::new(6), (50, 784)),
+        random(&mut Generator::manual_seed(6), (50, 784)),
         b1,
-        random(&mut SeededRng::new(7), (10, 50)),
+        random(&mut Generator::manual_seed(7), (10, 50)),
         b2,
     ];
     let vars = |ts: &[Tensor]| -> Vec<Var> {
@@ -176,7 +182,7 @@ fn a_training_step_equals_the_composed_one() {
 /// in both).
 #[test]
 fn inputs_the_fused_op_does_not_cover_take_the_composed_path() {
-    let mut rng = SeededRng::new(5);
+    let mut rng = Generator::manual_seed(5);
     let w = random(&mut rng, (4, 3));
     let b = random(&mut rng, (1, 4)).squeeze(0).unwrap();
     let three_d = random(&mut rng, (10, 3)).reshape((2, 5, 3)).unwrap();

@@ -3,7 +3,7 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use crossent::loss::{self, CrossEntropyOptions, Reduction};
-use crossent::rng::SeededRng;
+use crossent::random::Generator;
 
 /// A plain float64 cross-entropy, straight from the definitions, for (n, c, s) data.
 #[allow(clippy::too_many_arguments)]
@@ -71,23 +71,23 @@ fn values(t: &Tensor) -> Vec<f64> {
 
 #[test]
 fn random_shapes_and_options_match_the_float64_reference() {
-    let mut rng = SeededRng::new(11);
+    let mut rng = Generator::manual_seed(11);
     let cpu = Device::Cpu;
     for case in 0..60 {
-        let n = 1 + (rng.uniform(1, 1.0)[0].abs() * 7.0) as usize;
-        let c = 2 + (rng.uniform(1, 1.0)[0].abs() * 40.0) as usize;
+        let n = 1 + (rng.uniform_values(1, -1.0, 1.0)[0].abs() * 7.0) as usize;
+        let c = 2 + (rng.uniform_values(1, -1.0, 1.0)[0].abs() * 40.0) as usize;
         let s = if case % 3 == 0 {
-            1 + (rng.uniform(1, 1.0)[0].abs() * 4.0) as usize
+            1 + (rng.uniform_values(1, -1.0, 1.0)[0].abs() * 4.0) as usize
         } else {
             1
         };
         let x: Vec<f64> = rng
-            .uniform(n * c * s, 8.0)
+            .uniform_values(n * c * s, -8.0, 8.0)
             .iter()
             .map(|&v| f64::from(v))
             .collect();
         let weight: Option<Vec<f64>> = (case % 2 == 0).then(|| {
-            rng.uniform(c, 1.0)
+            rng.uniform_values(c, -1.0, 1.0)
                 .iter()
                 .map(|&v| f64::from(v.abs()) + 0.1)
                 .collect()
@@ -117,7 +117,7 @@ fn random_shapes_and_options_match_the_float64_reference() {
             .collect();
         let (got, want) = if case % 4 == 3 {
             let raw: Vec<f64> = rng
-                .uniform(n * c * s, 1.0)
+                .uniform_values(n * c * s, -1.0, 1.0)
                 .iter()
                 .map(|&v| f64::from(v.abs()))
                 .collect();
@@ -200,10 +200,10 @@ fn random_shapes_and_options_match_the_float64_reference() {
 #[test]
 fn gradients_match_central_finite_differences() {
     let cpu = Device::Cpu;
-    let mut rng = SeededRng::new(5);
+    let mut rng = Generator::manual_seed(5);
     let (n, c, s) = (3, 5, 2);
     let x: Vec<f64> = rng
-        .uniform(n * c * s, 3.0)
+        .uniform_values(n * c * s, -3.0, 3.0)
         .iter()
         .map(|&v| f64::from(v))
         .collect();
@@ -314,9 +314,9 @@ fn no_overflow_for_any_finite_logits_and_nan_propagates() {
 #[test]
 fn a_rows_loss_does_not_depend_on_its_batch() {
     let cpu = Device::Cpu;
-    let mut rng = SeededRng::new(7);
+    let mut rng = Generator::manual_seed(7);
     let (n, c) = (300, 131);
-    let x = Tensor::from_vec(rng.uniform(n * c, 6.0), (n, c), &cpu).unwrap();
+    let x = Tensor::from_vec(rng.uniform_values(n * c, -6.0, 6.0), (n, c), &cpu).unwrap();
     let target: Vec<u32> = (0..n).map(|i| (i * 37 % c) as u32).collect();
     let target = Tensor::from_vec(target, n, &cpu).unwrap();
     let none = CrossEntropyOptions {
@@ -421,8 +421,8 @@ fn half_precision_is_computed_in_f32_and_returned_in_its_dtype() {
 #[test]
 fn agrees_with_candle_nn_where_candle_nn_has_the_case() {
     let cpu = Device::Cpu;
-    let mut rng = SeededRng::new(3);
-    let x = Tensor::from_vec(rng.uniform(64 * 10, 4.0), (64, 10), &cpu).unwrap();
+    let mut rng = Generator::manual_seed(3);
+    let x = Tensor::from_vec(rng.uniform_values(64 * 10, -4.0, 4.0), (64, 10), &cpu).unwrap();
     let t: Vec<u32> = (0..64).map(|i| (i * 7 % 10) as u32).collect();
     let target = Tensor::from_vec(t, 64, &cpu).unwrap();
     let ours = values(&loss::cross_entropy(&x, &target, &Default::default()).unwrap())[0];
@@ -520,9 +520,9 @@ fn an_empty_dimension_gives_what_pytorch_gives() {
 #[test]
 fn bf16_softmax_gradients_are_computed_in_f32() {
     let cpu = Device::Cpu;
-    let mut rng = SeededRng::new(14);
+    let mut rng = Generator::manual_seed(14);
     let mut draw = || {
-        let v: Vec<f32> = rng.uniform(28, 3.0);
+        let v: Vec<f32> = rng.uniform_values(28, -3.0, 3.0);
         Tensor::from_vec(v, (4, 7), &cpu)
             .unwrap()
             .to_dtype(DType::BF16)

@@ -63,8 +63,10 @@ fn loading_gives_what_candle_datasets_gives() {
     let ours = mnist::load_lesson(&at(&source), false, &Device::Cpu).unwrap();
     let theirs = candle_datasets::vision::mnist::load_dir(&source).unwrap();
     let x = candle_core::Tensor::cat(&[&ours.x_train, &ours.x_valid], 0).unwrap();
-    let same = x
-        .eq(&theirs.train_images)
+    // The same grey levels: ours are level / 256, candle-datasets' level / 255.
+    let levels = |t: &candle_core::Tensor, scale: f64| (t * scale).unwrap().round().unwrap();
+    let same = levels(&x, 256.0)
+        .eq(&levels(&theirs.train_images, 255.0))
         .unwrap()
         .flatten_all()
         .unwrap()
@@ -72,7 +74,13 @@ fn loading_gives_what_candle_datasets_gives() {
         .unwrap()
         .to_scalar::<u8>()
         .unwrap();
-    assert_eq!(same, 1, "every pixel equal, bit for bit");
+    assert_eq!(same, 1, "every grey level equal");
+    let x256 = (&x * 256.0).unwrap();
+    assert_eq!(
+        max_abs(&(&x256 - x256.round().unwrap()).unwrap()),
+        0.0,
+        "grey level / 256 is exact in float32"
+    );
     let y = candle_core::Tensor::cat(&[&ours.y_train, &ours.y_valid], 0).unwrap();
     let theirs_y = theirs
         .train_labels
@@ -82,6 +90,46 @@ fn loading_gives_what_candle_datasets_gives() {
         y.to_vec1::<i64>().unwrap(),
         theirs_y.to_vec1::<i64>().unwrap()
     );
+}
+
+fn max_abs(t: &candle_core::Tensor) -> f32 {
+    t.abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+/// The course's `02_fully_connected` printed the training set's mean and standard
+/// deviation as `(tensor(0.1304), tensor(0.3073))`: grey level / 256 gives them.
+#[test]
+fn the_lesson_data_has_the_course_mean_and_std() {
+    let Some(source) = common::mnist_or_skip("the_lesson_data_has_the_course_mean_and_std") else {
+        return;
+    };
+    let data = mnist::load_lesson(&at(&source), false, &Device::Cpu).unwrap();
+    // In float64: a float32 sum of 39.2 million values drifts (candle's gives 0.3059).
+    let x = data
+        .x_train
+        .flatten_all()
+        .unwrap()
+        .to_dtype(candle_core::DType::F64)
+        .unwrap();
+    let mean = x.mean_all().unwrap();
+    let centred = x.broadcast_sub(&mean).unwrap();
+    let n = x.dim(0).unwrap() as f64;
+    // torch's std is the unbiased one.
+    let std = ((centred.sqr().unwrap().sum_all().unwrap() / (n - 1.0)).unwrap())
+        .sqrt()
+        .unwrap();
+    let f32_repr = |t: &candle_core::Tensor| {
+        crossent::pt::repr(&t.to_dtype(candle_core::DType::F32).unwrap()).unwrap()
+    };
+    let printed = crossent::pt::tuple(&[f32_repr(&mean), f32_repr(&std)]);
+    assert_eq!(printed, "(tensor(0.1304), tensor(0.3073))");
 }
 
 #[test]

@@ -13,4 +13,4 @@ pub mod read;
 pub mod write;
 
 pub use matching::{CellMatch, Matcher, Rule};
-pub use read::NotebookFile;
+pub use read::{FileSeed, NotebookFile};

@@ -163,6 +163,76 @@ impl NotebookFile {
     pub fn code_cells(&self) -> impl Iterator<Item = &FileCell> {
         self.cells.iter().filter(|c| c.kind == CellKind::Code)
     }
+
+    /// The seeds the file's code sets, in order: `torch.manual_seed(N)` (or
+    /// `torch.random.manual_seed(N)`) seeds PyTorch's global generator,
+    /// `….manual_seed(N)` on anything else a `torch.Generator` of the code's own. A
+    /// negative `N` is its two's complement, as PyTorch takes it; a seed that is not an
+    /// integer literal (a variable, an expression) is not read.
+    ///
+    /// ```
+    /// let file = crossent::ipynb::NotebookFile::from_bytes("a.ipynb", br#"{"nbformat": 4,
+    ///     "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "id": "a",
+    ///     "metadata": {}, "outputs": [], "source": "import torch\ntorch.manual_seed(42)"}]}"#)?;
+    /// let seed = &file.seeds()[0];
+    /// assert_eq!((seed.cell, seed.seed, seed.global), (0, 42, true));
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
+    pub fn seeds(&self) -> Vec<FileSeed> {
+        let mut seeds = Vec::new();
+        for cell in self.code_cells() {
+            for line in cell.source.lines() {
+                let code = line.split('#').next().unwrap_or("");
+                let mut rest = code;
+                while let Some(at) = rest.find(".manual_seed(") {
+                    let before = &rest[..at];
+                    let after = &rest[at + ".manual_seed(".len()..];
+                    rest = after;
+                    let Some(seed) = seed_literal(after) else {
+                        continue;
+                    };
+                    let global = before.ends_with("torch") || before.ends_with("torch.random");
+                    seeds.push(FileSeed {
+                        cell: cell.index,
+                        seed,
+                        global,
+                    });
+                }
+            }
+        }
+        seeds
+    }
+}
+
+/// A seed the file's code sets (see `NotebookFile::seeds`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSeed {
+    /// The cell that sets it (its index among all cells, from 0).
+    pub cell: usize,
+    /// The seed, as PyTorch takes it.
+    pub seed: u64,
+    /// Whether it seeds PyTorch's global generator (else a `torch.Generator` of its own).
+    pub global: bool,
+}
+
+/// The integer literal at the start of `text` that a `)` closes: `42)`, ` -1 )`.
+fn seed_literal(text: &str) -> Option<u64> {
+    let (literal, _) = text.split_once(')')?;
+    let literal = literal.trim().replace('_', "");
+    let (negative, digits) = match literal.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, literal.as_str()),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Python's manual_seed takes any int that fits in 64 bits, signed or not.
+    let value: u64 = digits.parse().ok()?;
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

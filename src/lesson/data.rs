@@ -1,7 +1,7 @@
 //! The lesson's data classes: `Dataset`, `Sampler`, `collate` and the `DataLoader` of
 //! sampled batches.
 
-use crate::rng::SeededRng;
+use crate::random::Generator;
 use anyhow::{bail, Result};
 use candle_core::Tensor;
 
@@ -63,15 +63,25 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// One pass: the indices cut into batches of `bs`, shuffled from `rng` when `shuffle`.
-    pub fn batches(&self, rng: &mut SeededRng) -> Vec<Vec<u32>> {
+    /// One pass (`__iter__`): the indices cut into batches of `bs`, a
+    /// `torch.randperm(n)` drawn from `generator` when `shuffle`.
+    pub fn batches(&self, generator: &mut Generator) -> Vec<Vec<u32>> {
         let order: Vec<u32> = if self.shuffle {
-            rng.permutation(self.n)
+            generator
+                .randperm_values(self.n)
+                .into_iter()
+                .map(|i| i as u32)
+                .collect()
         } else {
             (0..self.n as u32).collect()
         };
-        order.chunks(self.bs).map(|c| c.to_vec()).collect()
+        batches_of(&order, self.bs)
     }
+}
+
+/// `order` cut into batches of `bs`, the last one shorter.
+pub fn batches_of(order: &[u32], bs: usize) -> Vec<Vec<u32>> {
+    order.chunks(bs).map(|c| c.to_vec()).collect()
 }
 
 /// `collate(b)`: stacks the samples' inputs and targets.
@@ -106,7 +116,7 @@ mod tests {
             shuffle: false,
         };
         assert_eq!(
-            s.batches(&mut SeededRng::new(0)),
+            s.batches(&mut Generator::manual_seed(0)),
             vec![vec![0, 1, 2], vec![3, 4, 5], vec![6, 7, 8], vec![9]]
         );
     }

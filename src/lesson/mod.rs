@@ -2,7 +2,7 @@
 //! the epoch benchmark share, by concept: the data classes (`data`), the models
 //! (`model`) and the training and evaluation loops (`training`).
 //!
-//! The generator they draw from is `crate::rng::SeededRng`, the optimiser
+//! The generator they draw from is `crate::random::Generator`, the optimiser
 //! `crate::optim::Sgd`, and a model prints itself through `crate::pt::ModuleRepr`.
 
 pub mod data;

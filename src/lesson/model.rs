@@ -1,16 +1,17 @@
-//! The lesson's models: `nn.Linear` with PyTorch's default initialisation drawn from the
-//! project's generator, and `nn.Sequential(Linear, ReLU, Linear)`, each with how
+//! The lesson's models: `nn.Linear` with PyTorch's default initialisation, drawn as
+//! PyTorch draws it (`crate::random::nn::linear`), and `nn.Sequential(Linear, ReLU, Linear)`, each with how
 //! PyTorch prints it.
 
 use crate::linear::FusedLinear;
 use crate::pt::ModuleRepr;
-use crate::rng::SeededRng;
+use crate::random::Generator;
 use anyhow::Result;
 use candle_core::{Device, Tensor, Var};
 
 /// `nn.Linear(in_features, out_features)` as the lesson writes it by hand: `x @ w.T + b`,
 /// with PyTorch's default initialisation (weight and bias uniform in ±1/sqrt(in_features))
-/// drawn on the CPU from the project's generator, then moved to `device`. The weight has
+/// drawn on the CPU as `torch.manual_seed` then `nn.Linear` draws it, then moved to
+/// `device`. The weight has
 /// PyTorch's shape and layout, `(out_features, in_features)`.
 ///
 /// ```
@@ -18,7 +19,7 @@ use candle_core::{Device, Tensor, Var};
 /// use candle_nn::Module;
 /// use crossent::lesson::model::Linear;
 ///
-/// let layer = Linear::new(&mut crossent::rng::SeededRng::new(0), 784, 50, &Device::Cpu)?;
+/// let layer = Linear::new(&mut crossent::random::Generator::manual_seed(0), 784, 50, &Device::Cpu)?;
 /// assert_eq!(layer.module().repr(), "Linear(in_features=784, out_features=50, bias=True)");
 /// let out = layer.forward(&Tensor::zeros((64, 784), candle_core::DType::F32, &Device::Cpu)?)?;
 /// assert_eq!(out.dims(), [64, 50]);
@@ -40,19 +41,17 @@ impl candle_nn::Module for Linear {
 }
 
 impl Linear {
-    /// A freshly initialised layer, drawn from `rng`: weight first, then bias.
+    /// A freshly initialised layer, drawn from `generator`: weight first, then bias.
     pub fn new(
-        rng: &mut SeededRng,
+        generator: &mut Generator,
         in_features: usize,
         out_features: usize,
         device: &Device,
     ) -> Result<Self> {
-        let bound = 1.0 / (in_features as f32).sqrt();
-        let w = rng.uniform(in_features * out_features, bound);
-        let b = rng.uniform(out_features, bound);
+        let (w, b) = crate::random::nn::linear(generator, in_features, out_features)?;
         Ok(Self {
-            weight: Var::from_tensor(&Tensor::from_vec(w, (out_features, in_features), device)?)?,
-            bias: Var::from_tensor(&Tensor::from_vec(b, out_features, device)?)?,
+            weight: Var::from_tensor(&w.to_device(device)?)?,
+            bias: Var::from_tensor(&b.to_device(device)?)?,
         })
     }
 
@@ -97,7 +96,7 @@ impl Linear {
 /// `Sequential` of the library's `FusedLinear` and candle-nn's ReLU, freshly initialised:
 /// the model, its parameters (for an optimizer) and how PyTorch prints it.
 pub fn sequential(
-    rng: &mut SeededRng,
+    rng: &mut Generator,
     n_in: usize,
     nh: usize,
     n_out: usize,

@@ -83,26 +83,28 @@ pub fn validate<I>(batches: I, forward: impl Fn(&Tensor) -> Result<Tensor>) -> R
 where
     I: Iterator<Item = Result<(Tensor, Tensor)>>,
 {
-    let (mut tot_loss, mut tot_acc, mut n_batches) = (0f64, 0f64, 0usize);
+    // The lesson's `tot_loss += loss_func(pred, yb)` adds float32 tensors, and
+    // `tot_loss/nv` divides in float32: the same here, so the printed means round alike.
+    let (mut tot_loss, mut tot_acc, mut n_batches) = (0f32, 0f32, 0usize);
     let (mut sum_loss, mut sum_hits, mut n_samples) = (0f64, 0f64, 0usize);
     for batch in batches {
         let (xb, yb) = batch?;
         let out = forward(&xb)?.detach();
         let n = yb.dim(0)?;
-        let loss = f64::from(loss_func(&out, &yb)?.to_scalar::<f32>()?);
-        let acc = f64::from(accuracy(&out, &yb)?.to_scalar::<f32>()?);
+        let loss = loss_func(&out, &yb)?.to_scalar::<f32>()?;
+        let acc = accuracy(&out, &yb)?.to_scalar::<f32>()?;
         tot_loss += loss;
         tot_acc += acc;
         n_batches += 1;
-        sum_loss += loss * n as f64;
-        sum_hits += acc * n as f64;
+        sum_loss += f64::from(loss) * n as f64;
+        sum_hits += f64::from(acc) * n as f64;
         n_samples += n;
     }
-    let nb = n_batches.max(1) as f64;
+    let nb = n_batches.max(1) as f32;
     let ns = n_samples.max(1) as f64;
     Ok(Validation {
-        mean_of_batch_losses: (tot_loss / nb) as f32,
-        mean_of_batch_accuracies: (tot_acc / nb) as f32,
+        mean_of_batch_losses: tot_loss / nb,
+        mean_of_batch_accuracies: tot_acc / nb,
         sample_loss: (sum_loss / ns) as f32,
         sample_accuracy: (sum_hits / ns) as f32,
     })

@@ -32,20 +32,23 @@ pub fn find_or_fetch(data_dir: Option<&std::path::Path>) -> Result<Location> {
     if let Some(named) = locate::named(data_dir) {
         return Ok(named);
     }
+    let hub = (!fetch::offline()).then(fetch::endpoint);
     find_or_fetch_in(
         &locate::search_path(),
         locate::cache_dir(),
-        &fetch::endpoint(),
+        hub.as_deref(),
         &fetch::mnist_splits(),
     )
 }
 
 /// `find_or_fetch` over given places: the first of `search` that holds the files, else
-/// `splits` fetched from the hub at `endpoint` into `cache`.
+/// `splits` fetched from the hub at `hub` into `cache`. `hub` is `None` where
+/// `HF_HUB_OFFLINE` forbids the fetch (`find_or_fetch` reads the environment; this reads
+/// only its arguments, so that a test's hub on 127.0.0.1 is reached whatever is set).
 pub fn find_or_fetch_in(
     search: &[Location],
     cache: Option<Location>,
-    endpoint: &str,
+    hub: Option<&str>,
     splits: &[fetch::Split],
 ) -> Result<Location> {
     if let Some(found) = search.iter().find(|l| locate::holds_mnist(&l.dir)) {
@@ -58,6 +61,12 @@ pub fn find_or_fetch_in(
              (set XDG_CACHE_HOME or HOME); {HOW_TO_GET}"
         );
     };
+    let Some(endpoint) = hub else {
+        bail!(
+            "MNIST is in none of {looked}, and HF_HUB_OFFLINE is set, so it is not fetched; \
+             {HOW_TO_GET}"
+        );
+    };
     match fetch::fetch_into(&cache.dir, endpoint, splits) {
         Ok(_) => Ok(cache),
         Err(e) => Err(anyhow!(
@@ -68,7 +77,8 @@ pub fn find_or_fetch_in(
 }
 
 /// The lesson's split: the first 50000 training images for training, the last 10000 for
-/// validation; pixels in [0, 1] (float32, 784 per image), labels int64.
+/// validation; pixels in [0, 1) as the course's `mnist.pkl.gz` stores them (float32 grey
+/// level / 256, 784 per image), labels int64.
 pub struct LessonData {
     /// The 50,000 training images, `(50000, 784)`, grey levels in [0, 1].
     pub x_train: Tensor,
@@ -101,17 +111,22 @@ pub fn load_lesson(location: &Location, verify: bool, device: &Device) -> Result
     })
 }
 
-/// An images file's pixels as candle-datasets' MNIST loader gives them: `(n, 784)`
-/// float32 in [0, 1] (grey level / 255). The files are read once, checked in memory and
-/// turned into tensors here, so gzipped files need no unpacked copy on disk; a test shows
-/// the result equal to `candle_datasets::vision::mnist::load_dir`.
+/// What the course's `mnist.pkl.gz` divides each grey level by: 256, not 255. Its
+/// `02_fully_connected` prints the training mean and standard deviation as
+/// `(tensor(0.1304), tensor(0.3073))`, which /256 gives and /255 (0.1310, 0.3085) does not.
+pub const LESSON_SCALE: f32 = 256.0;
+
+/// An images file's pixels as the lesson had them: `(n, 784)` float32, grey level / 256
+/// (exact in float32). The files are read once, checked in memory and turned into tensors
+/// here, so gzipped files need no unpacked copy on disk; a test shows the grey levels
+/// equal to those of `candle_datasets::vision::mnist::load_dir` (which divides by 255).
 fn pixels(file: Vec<u8>, n: usize) -> Result<Tensor> {
     let mut bytes = file;
     bytes.drain(..16);
     Ok(
         (Tensor::from_vec(bytes, (n, idx::SIDE * idx::SIDE), &Device::Cpu)?
             .to_dtype(DType::F32)?
-            / 255.)?,
+            / f64::from(LESSON_SCALE))?,
     )
 }
 

@@ -109,10 +109,15 @@ pub struct Notebook {
     position: usize,
     /// Printed text held back until the matcher accepts the file.
     pending: Vec<String>,
+    /// Lines for stderr held back the same way.
+    pending_warnings: Vec<String>,
     /// Where `finish` writes the run as a notebook.
     write_to: Option<PathBuf>,
     /// The folder the chapter writes its figures into.
     figure_dir: Option<PathBuf>,
+    /// Set once the run draws what the notebook drew (seeded as its file seeds): the
+    /// outputs that depend on the draws are then compared, within this tolerance.
+    draws_tolerance: Option<Tolerance>,
 }
 
 impl Notebook {
@@ -156,7 +161,62 @@ impl Notebook {
             title: title.into(),
             origin: origin.into(),
         });
+        // What the run prints by: the file's conventions, else the original notebooks'.
+        match nb.notebook_file() {
+            Some(file) => {
+                let printed = file.code_cells().filter_map(|c| c.printed.as_deref());
+                let (conventions, decided_by) = pt::Conventions::from_printed(printed);
+                pt::conventions::set(conventions);
+                nb.record(Record::Conventions {
+                    conventions,
+                    decided_by,
+                });
+            }
+            None => pt::conventions::set(pt::Conventions::ORIGINAL),
+        }
         Ok(nb)
+    }
+
+    /// The seed the notebook file gives PyTorch's global generator before its first
+    /// random draw, the cell whose code is `first_draw` (`torch.manual_seed(N)` in that
+    /// cell or an earlier one); `None` without a file, or when the file sets no such seed.
+    /// A seed set only after the first draw cannot replay the draws before it: it is
+    /// said on stderr and not used.
+    pub fn notebook_seed(&mut self, first_draw: &str) -> Option<u64> {
+        let matcher = self.matcher.clone()?;
+        let first = matcher.find(first_draw).unwrap_or(usize::MAX);
+        let seeds: Vec<_> = matcher
+            .file()
+            .seeds()
+            .into_iter()
+            .filter(|s| s.global)
+            .collect();
+        match seeds.iter().rfind(|s| s.cell <= first) {
+            Some(seed) => Some(seed.seed),
+            None => {
+                if let Some(late) = seeds.first() {
+                    self.warn(&format!(
+                        "note: {} seeds PyTorch only in cell {}, after its first random draw; \
+                         the outputs that depend on the draws are not compared",
+                        matcher.file().name,
+                        late.cell + 1
+                    ));
+                }
+                None
+            }
+        }
+    }
+
+    /// Declares that this run draws what the notebook drew (its generator seeded as the
+    /// notebook's file seeds PyTorch's): from here on, `show_seeded` compares the outputs
+    /// that depend on the draws, within `tolerance` where they are not verbatim.
+    pub fn draws_as_the_notebook(&mut self, tolerance: Tolerance) {
+        self.draws_tolerance = Some(tolerance);
+    }
+
+    /// Whether the run's random draws are the notebook's (see `draws_as_the_notebook`).
+    pub fn draws_match(&self) -> bool {
+        self.draws_tolerance.is_some()
     }
 
     /// A silent harness that compares against the same notebook file as this one, for
@@ -181,8 +241,10 @@ impl Notebook {
             matcher: None,
             position: 0,
             pending: Vec::new(),
+            pending_warnings: Vec::new(),
             write_to: None,
             figure_dir: None,
+            draws_tolerance: None,
         }
     }
 
@@ -253,6 +315,30 @@ impl Notebook {
     fn flush_pending(&mut self) {
         for text in self.pending.drain(..) {
             emit(&text);
+        }
+        for line in self.pending_warnings.drain(..) {
+            eprintln!("{line}");
+        }
+    }
+
+    /// A line for stderr (a note on the run, not an output): printed at once, or, while a
+    /// `--notebook` file is being judged, held back with the chapter's output, so that a
+    /// file refused as not the chapter's leaves its one error line alone. A silent
+    /// harness prints nothing.
+    ///
+    /// ```
+    /// let mut nb = crossent::notebook::Notebook::silent();
+    /// nb.warn("chapter-9: MNIST is nowhere; its listing is not run");
+    /// assert!(nb.passed());
+    /// ```
+    pub fn warn(&mut self, line: &str) {
+        if self.silent {
+            return;
+        }
+        match self.matcher.as_ref().map(|m| m.verdict()) {
+            Some(None) => self.pending_warnings.push(line.to_string()),
+            Some(Some(Err(_))) => {}
+            _ => eprintln!("{line}"),
         }
     }
 
@@ -646,12 +732,29 @@ impl Notebook {
         (self.open_cell(code, matched), notebook)
     }
 
-    /// A cell whose output depends on a random draw the notebook did not record (its
-    /// seed): printed beside the notebook's text, not compared.
+    /// A cell whose output depends on the random draws. Where the run draws what the
+    /// notebook drew (`draws_as_the_notebook`), it is compared, within the tolerance
+    /// declared there; otherwise the notebook did not record its seed, and the output is
+    /// printed beside the notebook's text, not compared, with `reason`.
     pub fn show_seeded(&mut self, code: &str, output: &str, notebook: &str, reason: &str) {
+        if let Some(tolerance) = self.draws_tolerance.clone() {
+            self.show_within(code, output, notebook, &tolerance);
+            return;
+        }
         let (n, notebook) = self.open_uncompared(code, notebook);
         let reason = reason.into();
         self.output(n, output, &notebook, Status::Seeded { reason });
+    }
+
+    /// A cell whose text output may only match within `tolerance`.
+    pub fn show_within(&mut self, code: &str, output: &str, notebook: &str, tolerance: &Tolerance) {
+        let matched = self.locate(code);
+        let expected = self.expected(&matched, notebook);
+        let n = self.open_cell(code, matched);
+        if let Some(notebook) = self.compared_with(n, output, expected) {
+            self.add_misfit_of_text(output, &notebook);
+            self.compare(n, output, &notebook, Some(tolerance));
+        }
     }
 
     /// A mistake of the notebook: what is wrong, shown and explained. Listed in the
@@ -720,6 +823,28 @@ impl Notebook {
         let matched = self.locate(code);
         let file_cell = matched.as_ref().map(|m| m.index);
         let cell = self.open_cell(code, matched);
+        self.record_figure(cell, file_cell, draw)
+    }
+
+    /// A figure that the cell just shown also draws (a cell that displays a value and
+    /// shows a plot, such as `plt.imshow(x)` then `y`): its text is part of the cell's
+    /// output (`crate::pt::conventions::figure_text`), its image is recorded here.
+    pub fn figure_here(&mut self, draw: impl FnOnce() -> Result<FigureRecord>) -> Result<()> {
+        let file_cell = self.records.iter().rev().find_map(|r| match r {
+            Record::Cell { cell, matched, .. } if *cell == self.cells => {
+                Some(matched.as_ref().map(|m| m.index))
+            }
+            _ => None,
+        });
+        self.record_figure(self.cells, file_cell.flatten(), draw)
+    }
+
+    fn record_figure(
+        &mut self,
+        cell: usize,
+        file_cell: Option<usize>,
+        draw: impl FnOnce() -> Result<FigureRecord>,
+    ) -> Result<()> {
         if self.silent {
             return Ok(());
         }

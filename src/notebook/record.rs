@@ -4,6 +4,7 @@
 //! value is computed or formatted twice. `Summary` counts them.
 
 use crate::ipynb::matching::{CellMatch, Rule};
+use crate::pt::Conventions;
 use serde::{Deserialize, Serialize};
 
 /// One event of a chapter run.
@@ -16,6 +17,14 @@ pub enum Record {
         title: String,
         /// Where its notebook comes from.
         origin: String,
+    },
+    /// The display conventions read from the notebook file given (recorded only with a
+    /// file: without one, the original notebooks' hold).
+    Conventions {
+        /// The conventions chosen.
+        conventions: Conventions,
+        /// Which of them the file's outputs showed, and which followed their era.
+        decided_by: String,
     },
     /// A markdown heading of the notebook.
     Heading {
@@ -249,6 +258,12 @@ pub struct Summary {
     pub deviations: Vec<(usize, String)>,
     /// Every notebook mistake found: (cell, title).
     pub findings: Vec<(usize, String)>,
+    /// The display conventions the run printed by.
+    #[serde(default)]
+    pub conventions: Conventions,
+    /// How they were read from the notebook file given; `None`: the originals'.
+    #[serde(default)]
+    pub conventions_decided_by: Option<String>,
 }
 
 impl Summary {
@@ -260,6 +275,13 @@ impl Summary {
                 Record::Header { title, origin } => {
                     s.title = title.clone();
                     s.origin = origin.clone();
+                }
+                Record::Conventions {
+                    conventions,
+                    decided_by,
+                } => {
+                    s.conventions = *conventions;
+                    s.conventions_decided_by = Some(decided_by.clone());
                 }
                 Record::Heading { .. } | Record::Extra { .. } | Record::NotebookFile { .. } => {}
                 Record::Cell { .. } => s.cells += 1,

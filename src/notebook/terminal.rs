@@ -17,6 +17,13 @@ pub fn render(record: &Record) -> String {
             let rule = "=".repeat(78);
             format!("{rule}\n{title}\nreproducing {origin}\n{rule}")
         }
+        Record::Conventions {
+            conventions,
+            decided_by,
+        } => format!(
+            "display conventions: {} (read from the notebook file: {decided_by})",
+            conventions.describe()
+        ),
         Record::Heading { text } => format!("\n## {text}"),
         Record::Cell {
             cell,

@@ -12,9 +12,11 @@
 use anyhow::{bail, Result};
 use candle_core::{DType, Tensor};
 
+pub mod conventions;
 mod module;
 mod sequence;
 
+pub use conventions::Conventions;
 pub use module::ModuleRepr;
 pub use sequence::{displayed_sequence, list, size, tuple};
 
@@ -163,7 +165,7 @@ pub fn repr(t: &Tensor) -> Result<String> {
 pub fn repr_with_grad_fn(t: &Tensor, grad_fn: &str) -> Result<String> {
     Ok(repr_host_with(
         &HostTensor::from_tensor(t)?,
-        &[format!("grad_fn=<{grad_fn}>")],
+        &[format!("grad_fn=<{}>", conventions::grad_fn_name(grad_fn))],
     ))
 }
 

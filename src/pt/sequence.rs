@@ -25,11 +25,12 @@ pub fn list<S: AsRef<str>>(items: &[S]) -> String {
 /// The width IPython's pretty printer keeps its lines to.
 const DISPLAY_WIDTH: usize = 79;
 
-/// A sequence as IPython's pretty printer (the one the notebooks ran, IPython 5–7)
-/// displays it: on one line when it fits in 79 columns; one item a line, indented by
-/// the opening bracket, when it does not; and when an item's repr spans lines (a 2-D
-/// tensor), its later lines indented by the bracket too, the items after it following
-/// on the same line while they fit:
+/// A sequence as IPython's pretty printer displays it: on one line when it fits in 79
+/// columns; one item a line, indented by the opening bracket, when it does not; and when
+/// an item's repr spans lines (a 2-D tensor), its later lines indented by the bracket
+/// too, and then — in the IPython the notebooks ran (5–7) — the items after it following
+/// on the same line while they fit, or — in IPython 8 and later (see
+/// `conventions`) — every item on a line of its own:
 ///
 /// ```
 /// let t = "tensor([[0., 0.],\n        [0., 0.]])";
@@ -49,6 +50,7 @@ pub fn displayed_sequence(items: &[&str], open: &str, close: &str) -> String {
         }
         return format!("{open}{}{close}", items.join(&format!(",\n{indent}")));
     }
+    let one_a_line = super::conventions::current().ipython8_sequences;
     let mut out = String::from(open);
     let mut column = width(open);
     for (k, item) in items.iter().enumerate() {
@@ -60,7 +62,7 @@ pub fn displayed_sequence(items: &[&str], open: &str, close: &str) -> String {
             } else {
                 1
             };
-            if column + 2 + width(first) + tail > DISPLAY_WIDTH {
+            if one_a_line || column + 2 + width(first) + tail > DISPLAY_WIDTH {
                 out.push('\n');
                 out.push_str(&indent);
                 column = indent.len();

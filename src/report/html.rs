@@ -334,6 +334,10 @@ pub fn chapter_page(run: &ChapterRun) -> String {
                     "<pre class=\"detail\">{}</pre>\n",
                     escape(super::super::notebook::terminal::render(item).trim_start())
                 ),
+                Record::Conventions { .. } => format!(
+                    "<p class=\"check\">{}</p>\n",
+                    escape(&super::super::notebook::terminal::render(item))
+                ),
                 Record::Header { .. } | Record::Heading { .. } | Record::Cell { .. } => {
                     String::new()
                 }

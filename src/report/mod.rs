@@ -80,7 +80,7 @@ pub fn cells(records: &[Record]) -> Vec<CellView> {
     let mut headings = Vec::new();
     for record in records {
         match record {
-            Record::Header { .. } => {}
+            Record::Header { .. } | Record::Conventions { .. } => {}
             Record::Heading { text } => headings.push(text.clone()),
             Record::Cell {
                 cell,
@@ -231,6 +231,22 @@ pub struct JsonSummary {
     pub notebook_mistakes: usize,
     /// Figures written.
     pub figures: usize,
+    /// The display conventions the run printed by.
+    pub display_conventions: JsonConventions,
+}
+
+/// The display conventions of a run (see `crate::pt::conventions`).
+#[derive(Serialize)]
+pub struct JsonConventions {
+    /// `grad_fn` names with their number (`NllLossBackward0`, PyTorch 1.10 and later).
+    pub grad_fn_number: bool,
+    /// IPython 8's layout of sequences with a multi-line item.
+    pub ipython8_sequences: bool,
+    /// The figure size in pixels matplotlib reports.
+    pub figure_size: [u32; 2],
+    /// Where they come from: the notebook file's outputs (and which showed them), or
+    /// the original notebooks'.
+    pub decided_by: String,
 }
 
 impl From<&Summary> for JsonSummary {
@@ -248,6 +264,15 @@ impl From<&Summary> for JsonSummary {
             checks_failed: s.checks_failed.len(),
             notebook_mistakes: s.findings.len(),
             figures: s.figures,
+            display_conventions: JsonConventions {
+                grad_fn_number: s.conventions.grad_fn_number,
+                ipython8_sequences: s.conventions.ipython8_sequences,
+                figure_size: [s.conventions.figure_size.0, s.conventions.figure_size.1],
+                decided_by: s
+                    .conventions_decided_by
+                    .clone()
+                    .unwrap_or_else(|| "the original notebooks' (no notebook file given)".into()),
+            },
         }
     }
 }
