@@ -165,6 +165,8 @@ def cases():
             ("dataloader", {"n": 50000, "bs": 64}),
             ("dataloader", {"n": 30, "bs": 7, "own_generator": 123}),
         ]]
+    # From 214,748,364 on (u32::MAX / 20) randperm shuffles inside-out with 64-bit words.
+    yield 9, "randperm above the small limit", [[("randperm", {"n": 214748364}), ("rand", {"shape": [3]})]]
     yield 2026, "mixed calls on one generator", [[
         ("randn", {"shape": [3]}),
         ("rand", {"shape": [5]}),

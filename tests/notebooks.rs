@@ -331,25 +331,31 @@ fn chapter_2_reads_each_form_of_the_wild_and_its_own() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The re-run's printed outputs, by code, as `scripts/rerun_notebooks.py` wrote them.
-fn rerun_outputs(chapter: usize) -> Vec<(String, String)> {
+/// The re-run's printed outputs, by code in the order the cells ran, as
+/// `scripts/rerun_notebooks.py` wrote them.
+fn rerun_outputs(chapter: usize, seed: u64) -> Vec<(String, String)> {
     let path = format!(
-        "{}/tests/data/rerun-chapter-{chapter}-seed-2026.json",
+        "{}/tests/data/rerun-chapter-{chapter}-seed-{seed}.json",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// The chapter's own notebook with the re-run's outputs in place of ours.
+/// The chapter's own notebook with the re-run's outputs in place of ours: each cell takes
+/// the next output the re-run printed for its code (two cells may share their code).
 fn rerun_notebook(own: &Value, outputs: &[(String, String)]) -> Value {
     let mut nb = own.clone();
+    let mut unused: Vec<&(String, String)> = outputs.iter().collect();
     for cell in nb["cells"].as_array_mut().unwrap() {
         if cell["cell_type"] != "code" {
             continue;
         }
         let code = source(cell);
         cell.as_object_mut().unwrap().remove("id");
-        let printed = outputs.iter().find(|(c, _)| *c == code).map(|(_, p)| p);
+        let printed = unused
+            .iter()
+            .position(|(c, _)| *c == code)
+            .map(|i| &unused.remove(i).1);
         cell["outputs"] = match printed {
             Some(p) if !p.is_empty() => json!([{"output_type": "execute_result",
                 "execution_count": null, "metadata": {}, "data": {"text/plain": p}}]),
@@ -367,7 +373,7 @@ fn a_rerun_under_new_random_draws_is_replicated_from_the_file() {
     for (n, verbatim, first_input) in [(2, 22, "0.3655,  1.9065"), (4, 11, "0.7311,  3.8129")] {
         let own_path = dir.join(format!("own-{n}.ipynb"));
         write_own(n, &own_path, &[]);
-        let rerun = rerun_notebook(&read_json(&own_path), &rerun_outputs(n));
+        let rerun = rerun_notebook(&read_json(&own_path), &rerun_outputs(n, 2026));
         let path = dir.join(format!("rerun-{n}.ipynb"));
         write_json(&path, &rerun);
         let replication = dir.join(format!("replication-{n}.ipynb"));
@@ -425,6 +431,170 @@ fn a_rerun_under_new_random_draws_is_replicated_from_the_file() {
             assert!(!diff.contains("source"), "no source changes: {diff}");
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The seed of chapter 5's re-run in `tests/data`.
+const LESSON_SEED: u64 = 31337;
+
+/// Fast.ai's lesson re-run as a user does today: `torch.manual_seed` in a first cell, then
+/// the lesson's cells in today's IPython and PyTorch, on the course's data (from the IDX
+/// files, grey level / 256). The chapter reads the seed from the file, draws what
+/// PyTorch drew, and compares every output: none is left seed-dependent, none differs.
+#[test]
+fn a_seeded_rerun_of_the_lesson_is_replicated_whole() {
+    let Some(mnist) = common::mnist_or_skip("chapter 5's seeded re-run") else {
+        return;
+    };
+    let dir = scratch("rerun-5");
+    let own_path = dir.join("own-5.ipynb");
+    let figures = dir.join("figures");
+    let (data, out) = (mnist.to_str().unwrap(), figures.to_str().unwrap());
+    let own = run(
+        chapter(5),
+        &[
+            "--data-dir",
+            data,
+            "--out",
+            out,
+            "--write-notebook",
+            own_path.to_str().unwrap(),
+        ],
+    );
+    assert!(own.status.success(), "{}", text(&own.stderr));
+    let outputs = rerun_outputs(5, LESSON_SEED);
+    let (seeding, _) = &outputs[0];
+    assert_eq!(*seeding, format!("torch.manual_seed({LESSON_SEED})"));
+    let mut rerun = rerun_notebook(&read_json(&own_path), &outputs[1..]);
+    rerun["cells"].as_array_mut().unwrap().insert(
+        0,
+        json!({"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [],
+               "source": format!("import torch\n{seeding}")}),
+    );
+    let path = dir.join("rerun-5.ipynb");
+    write_json(&path, &rerun);
+    let written = dir.join("replication-5.ipynb");
+    let replicated = run(
+        chapter(5),
+        &[
+            "--data-dir",
+            data,
+            "--out",
+            out,
+            "--notebook",
+            path.to_str().unwrap(),
+            "--write-notebook",
+            written.to_str().unwrap(),
+        ],
+    );
+    let stdout = text(&replicated.stdout);
+    assert!(
+        replicated.status.success(),
+        "{}\n{stdout}",
+        text(&replicated.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "torch.manual_seed({LESSON_SEED}) before the first cell"
+        )),
+        "the file's seed is used: {stdout}"
+    );
+    assert!(stdout.contains("mismatched: 0\n"), "{stdout}");
+    assert!(
+        stdout.contains("outputs that cannot match by design: 0\n"),
+        "nothing left seed-dependent: {stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "display conventions: grad_fn=<…Backward0>, IPython 8+ sequences, figures 640x480"
+        ),
+        "today's conventions read from the file: {stdout}"
+    );
+    let count = |label: &str| -> usize {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} line: {stdout}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(
+        count("outputs compared with the notebook:"),
+        35,
+        "every output that printed is compared"
+    );
+    assert_eq!(count("verbatim:") + count("within a stated tolerance:"), 35);
+    assert!(count("verbatim:") >= 28, "{stdout}");
+    // The outputs before any training are PyTorch's to the last printed digit.
+    for before_training in [
+        "tensor(2.3112, grad_fn=<NegBackward0>)",
+        "tensor([-2.3026, -2.3180, -2.2331], grad_fn=<IndexBackward0>)",
+    ] {
+        assert!(
+            stdout.contains(before_training),
+            "{before_training}: {stdout}"
+        );
+    }
+    // The written notebook says which conventions the run used.
+    let summary = &read_json(&written)["metadata"]["crossent"]["summary"];
+    assert_eq!(summary["display_conventions"]["grad_fn_number"], true);
+    assert_eq!(summary["display_conventions"]["ipython8_sequences"], true);
+    assert_eq!(
+        summary["display_conventions"]["figure_size"],
+        json!([640, 480])
+    );
+    assert_eq!(summary["mismatched"], 0);
+    assert_eq!(summary["not_comparable_by_design"], 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_notebook_seed_and_a_contradicting_flag_are_one_line() {
+    let Some(mnist) = common::mnist_or_skip("a notebook seed against --seed") else {
+        return;
+    };
+    let dir = scratch("seed-flag");
+    let own_path = dir.join("own.ipynb");
+    let data = mnist.to_str().unwrap();
+    let figures = dir.join("figures");
+    let own = run(
+        chapter(5),
+        &[
+            "--data-dir",
+            data,
+            "--out",
+            figures.to_str().unwrap(),
+            "--write-notebook",
+            own_path.to_str().unwrap(),
+        ],
+    );
+    assert!(own.status.success(), "{}", text(&own.stderr));
+    let mut nb = read_json(&own_path);
+    nb["cells"].as_array_mut().unwrap().insert(
+        0,
+        json!({"cell_type": "code", "execution_count": 1, "id": "seed", "metadata": {},
+               "outputs": [], "source": "torch.manual_seed(5)"}),
+    );
+    let path = dir.join("seeded.ipynb");
+    write_json(&path, &nb);
+    let out = run(
+        chapter(5),
+        &[
+            "--data-dir",
+            data,
+            "--notebook",
+            path.to_str().unwrap(),
+            "--seed",
+            "6",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--seed 6 contradicts the notebook file"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

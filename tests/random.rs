@@ -236,9 +236,22 @@ fn mixed_calls_on_one_generator_match_pytorch_bit_for_bit() {
     replay_cases(|what| what.starts_with("mixed"));
 }
 
+/// The permutation of 214,748,364 values (1.7 GB as int64) has a test of its own.
+const LARGE: &str = "randperm above the small limit";
+
 #[test]
 fn every_case_of_the_dump_is_replayed() {
-    replay_cases(|_| true);
+    replay_cases(|what| what != LARGE);
+}
+
+#[test]
+fn a_permutation_above_the_small_limit_matches_pytorch_bit_for_bit() {
+    assert_eq!(
+        crossent::random::RANDPERM_SMALL_LIMIT,
+        214_748_364,
+        "the dump's case starts the inside-out path"
+    );
+    replay_cases(|what| what == LARGE);
 }
 
 #[test]

@@ -163,6 +163,15 @@ fn the_index_and_report_json_agree_with_the_chapters_own_summaries() {
             s["checks_passed"], s["checks_failed"]
         );
         assert!(text.contains(&checks), "chapter {n}: {checks}");
+        // Without a notebook file, the original notebooks' display conventions.
+        let conventions = &s["display_conventions"];
+        assert_eq!(conventions["grad_fn_number"], false, "chapter {n}");
+        assert_eq!(conventions["ipython8_sequences"], false, "chapter {n}");
+        assert_eq!(conventions["figure_size"], serde_json::json!([432, 288]));
+        assert!(conventions["decided_by"]
+            .as_str()
+            .unwrap()
+            .contains("the original notebooks'"));
         // The index row: cells, verbatim, within, mismatched, incomparable, checks
         // passed, failed, mistakes.
         let cells: Vec<&str> = row
