@@ -74,7 +74,13 @@ pub fn sincos(x: f32) -> (f32, f32) {
     let sign_sin = x.to_bits() & 0x8000_0000;
     let ax = x.abs();
     let y = ax * FOUR_OVER_PI;
-    let j = ((y as i32).wrapping_add(1)) & !1;
+    // Truncation toward zero, as `cvttps` does. Rust's saturating `as` would keep the
+    // compiler from vector instructions; clamped first (a NaN becomes the bound), `y` is
+    // always in range. The kernel's angles, in [0, 2π), are far below the clamp.
+    let y = y.min(2.0e9);
+    // SAFETY: `y` is in [0, 2e9] (|x|·4/π is not negative, and NaN or larger values
+    // were clamped), within i32's range.
+    let j = (unsafe { y.to_int_unchecked::<i32>() }.wrapping_add(1)) & !1;
     let y = j as f32;
     let swap_sin = ((j & 4) as u32) << 29;
     let use_sine_poly = (j & 2) == 0;
@@ -105,13 +111,25 @@ pub fn sincos(x: f32) -> (f32, f32) {
 #[inline(always)]
 fn box_muller_16_portable(block: &mut [f32; 16]) {
     let two_pi = (2.0 * std::f64::consts::PI) as f32;
+    // Stage by stage over the 8 lanes, as the kernel's vectors go: loops the compiler
+    // turns into vector instructions where the CPU has them.
+    let mut radius = [0f32; 8];
+    let mut theta = [0f32; 8];
     for j in 0..8 {
-        let u1 = 1.0 - block[j];
-        let u2 = block[j + 8];
-        let radius = (-2.0 * log(u1)).sqrt();
-        let (sin, cos) = sincos(two_pi * u2);
-        block[j] = radius * cos;
-        block[j + 8] = radius * sin;
+        radius[j] = log(1.0 - block[j]);
+        theta[j] = two_pi * block[j + 8];
+    }
+    for r in &mut radius {
+        *r = (-2.0 * *r).sqrt();
+    }
+    let mut sin = [0f32; 8];
+    let mut cos = [0f32; 8];
+    for j in 0..8 {
+        (sin[j], cos[j]) = sincos(theta[j]);
+    }
+    for j in 0..8 {
+        block[j] = radius[j] * cos[j];
+        block[j + 8] = radius[j] * sin[j];
     }
 }
 

@@ -93,11 +93,18 @@ impl Generator {
         const UPPER: u32 = 0x8000_0000;
         const LOWER: u32 = 0x7fff_ffff;
         const MATRIX_A: u32 = 0x9908_b0df;
-        for i in 0..N {
-            let y = (self.state[i] & UPPER) | (self.state[(i + 1) % N] & LOWER);
-            let mag = if y & 1 == 1 { MATRIX_A } else { 0 };
-            self.state[i] = self.state[(i + M) % N] ^ (y >> 1) ^ mag;
+        let mix = |s: &[u32; N], i: usize, next: usize, far: usize| {
+            let y = (s[i] & UPPER) | (s[next] & LOWER);
+            s[far] ^ (y >> 1) ^ (MATRIX_A & (y & 1).wrapping_neg())
+        };
+        // The standard twist, its index wrap-around split into three loops.
+        for i in 0..N - M {
+            self.state[i] = mix(&self.state, i, i + 1, i + M);
         }
+        for i in N - M..N - 1 {
+            self.state[i] = mix(&self.state, i, i + 1, i + M - N);
+        }
+        self.state[N - 1] = mix(&self.state, N - 1, 0, M - 1);
         self.next = 0;
     }
 
