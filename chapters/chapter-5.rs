@@ -33,6 +33,7 @@ use crossent::chapter::{self, Chapter};
 use crossent::cli::{self, CommonArgs, NotebookArgs};
 use crossent::lesson::data::{batches_of, sampled_batches, Dataset, Sampler};
 use crossent::lesson::model::{sequential, Linear};
+use crossent::lesson::sensitivity::{round_up_2_digits, snapshot, spread, Noise};
 use crossent::lesson::training::{accuracy, loss_func, slices, train_epoch, validate};
 use crossent::mnist::{self, LessonData};
 use crossent::notebook::{Notebook, Tolerance};
@@ -67,7 +68,7 @@ const FIRST_DRAW: &str = "model = Model(m, nh, 10)";
 /// printed value may differ in its last digits: two units of the fourth decimal. Against
 /// PyTorch 2.15 re-runs of the lesson (seeds 0, 7, 2019, 2026, 31337) every output
 /// before training matched verbatim; those after training get the tolerance their own
-/// sensitivity sets (`Lesson::sensitivity`), never below this.
+/// sensitivity sets (`Lesson::tolerance_of`), never below this.
 const DRAWS_TOLERANCE: f64 = 2e-4;
 const NH: usize = 50;
 const BS: usize = 64;
@@ -1144,9 +1145,14 @@ loss,acc = fit(5, model, loss_func, opt, train_dl, valid_dl)"#;
             last,
         } = fit(&Noise::none())?;
         let printed = lines.join("\n");
-        let tolerance = self.sensitivity(&params, &initial, &printed, |_, noise| {
-            Ok(fit(noise)?.lines.join("\n"))
-        })?;
+        let tolerance = if self.measures_sensitivity() {
+            let moved = spread(&params, &initial, &printed, NOISE_RUNS, LR, |noise| {
+                Ok(fit(noise)?.lines.join("\n"))
+            })?;
+            Some(Self::tolerance_of(moved))
+        } else {
+            None
+        };
         let v = last.ok_or_else(|| anyhow!("fit ran no epoch"))?;
         self.show_drawn(
             code,
@@ -1316,50 +1322,30 @@ impl<'a> Lesson<'a> {
             self.set_xb_yb(&epoch.last_xb, &epoch.last_yb);
         }
         let (printed, acc) = self.loss_and_accuracy(model)?;
-        let tolerance = self.sensitivity(params, &initial, &printed, |lesson, noise| {
-            train(noise)?;
-            Ok(lesson.loss_and_accuracy(model)?.0)
-        })?;
+        let tolerance = if self.measures_sensitivity() {
+            let lesson = &*self;
+            let moved = spread(params, &initial, &printed, NOISE_RUNS, LR, |noise| {
+                train(noise)?;
+                Ok(lesson.loss_and_accuracy(model)?.0)
+            })?;
+            Some(Self::tolerance_of(moved))
+        } else {
+            None
+        };
         self.show_drawn(code, &printed, notebook, tolerance);
         Ok(acc)
     }
 
-    /// Where the run draws what the notebook drew: how far `printed`, the output of a
-    /// training from `initial`, moves when `rerun` trains again from `initial` with the
-    /// rounding noise of another summation order put into every step (`Noise`,
-    /// `NOISE_RUNS` patterns). The notebook's run and this one differ in that way only:
-    /// the weights and batches are PyTorch's bit for bit, but candle's matrix products
-    /// round otherwise than PyTorch's, at every step, and training amplifies rounding —
-    /// in some cells a few ulps decide the printed loss in its second digit, and the
-    /// outcomes cluster (two or three values a cell reaches). So the spread is what a
-    /// difference from the notebook can come from: the tolerance is `SPREAD_MARGIN` times
-    /// it, and never below `DRAWS_TOLERANCE`. The trained parameters are put back.
-    /// `None` when the draws are not the notebook's (nothing is compared).
-    fn sensitivity(
-        &mut self,
-        params: &[Var],
-        initial: &[Tensor],
-        printed: &str,
-        mut rerun: impl FnMut(&mut Self, &Noise) -> Result<String>,
-    ) -> Result<Option<Tolerance>> {
-        if !self.nb.draws_match() || self.nb.is_silent() {
-            return Ok(None);
-        }
-        let trained = snapshot(params)?;
-        let mut spread = 0f64;
-        for pattern in 0..NOISE_RUNS {
-            for (p, t) in params.iter().zip(initial) {
-                p.set(t)?;
-            }
-            let moved = rerun(self, &Noise::new(params, pattern)?)?;
-            let (largest, _) = crossent::printed::largest_differences(printed, &moved)
-                .ok_or_else(|| anyhow!("a re-run printed another shape: {moved}"))?;
-            spread = spread.max(largest);
-        }
-        for (p, t) in params.iter().zip(&trained) {
-            p.set(t)?;
-        }
-        Ok(Some(Tolerance {
+    /// Where the run draws what the notebook drew: the tolerance of an output after
+    /// training, from `spread`, how far it moved when trained again with the rounding
+    /// noise of another summation order in every step (`lesson::sensitivity`,
+    /// `NOISE_RUNS` patterns). The notebook's run and this one differ in that way only,
+    /// and training amplifies rounding — in some cells a few ulps decide the printed loss
+    /// in its second digit, and the outcomes cluster (two or three values a cell
+    /// reaches). So the tolerance is `SPREAD_MARGIN` times the spread, and never below
+    /// `DRAWS_TOLERANCE`.
+    fn tolerance_of(spread: f64) -> Tolerance {
+        Tolerance {
             abs: round_up_2_digits(SPREAD_MARGIN * spread).max(DRAWS_TOLERANCE),
             reason: format!(
                 "seeded as the notebook; training amplifies rounding: trained again {NOISE_RUNS} \
@@ -1367,7 +1353,13 @@ impl<'a> Lesson<'a> {
                  and the tolerance is {SPREAD_MARGIN} times that, at least {DRAWS_TOLERANCE:e}",
                 pt::py_sci(spread, 1)
             ),
-        }))
+        }
+    }
+
+    /// Whether to measure the sensitivity of outputs after training: where the draws are
+    /// the notebook's (their outputs are compared) and the run prints.
+    fn measures_sensitivity(&self) -> bool {
+        self.nb.draws_match() && !self.nb.is_silent()
     }
 
     /// An output that depends on the draws: compared within `tolerance` where the draws
@@ -1484,117 +1476,13 @@ struct FitRun {
     last: Option<crossent::lesson::training::Validation>,
 }
 
-/// How many noisy re-runs `Lesson::sensitivity` makes of a training.
+/// How many noisy re-runs measure the sensitivity of a training's output.
 const NOISE_RUNS: usize = 8;
 /// How many times their spread an output after training may lie from the notebook's:
 /// the notebook's run is one more noisy run, which may lie on the other side of ours.
 /// Against PyTorch re-runs of the lesson under seeds 0, 7, 2019, 2026 and 31337 the
 /// largest ratio of difference to spread was 1.2 (docs/findings.md).
 const SPREAD_MARGIN: f64 = 2.0;
-
-/// Rounding noise put into each optimizer step of a sensitivity re-run, of the two kinds
-/// another summation order makes: in even patterns, into the gradients — each
-/// parameter's step `lr · g` made longer or shorter by `2⁻²¹` of itself (a few ulps of
-/// the gradient); in odd ones, into the parameters — each value moved one or two ulps
-/// (multiplied by `1 ± 2⁻²²`). Which values move, and which way, is one of `NOISE_MASKS`
-/// random masks drawn from the project's generator, a different one at each step.
-struct Noise<'p> {
-    params: &'p [Var],
-    /// For each parameter, its masks of relative changes.
-    masks: Vec<Vec<Tensor>>,
-    pattern: usize,
-    step: std::cell::Cell<usize>,
-}
-
-/// How many masks a `Noise` cycles through.
-const NOISE_MASKS: usize = 16;
-
-impl<'p> Noise<'p> {
-    /// No noise: the training as it is.
-    fn none() -> Self {
-        Self {
-            params: &[],
-            masks: Vec::new(),
-            pattern: 0,
-            step: Default::default(),
-        }
-    }
-
-    fn new(params: &'p [Var], pattern: usize) -> Result<Self> {
-        let relative = if pattern.is_multiple_of(2) {
-            [2f32.powi(-21), -(2f32.powi(-21)), 0.0]
-        } else {
-            [2f32.powi(-22), -(2f32.powi(-22)), 0.0]
-        };
-        let mut draws = Generator::manual_seed(pattern as u64);
-        let masks = params
-            .iter()
-            .map(|p| {
-                let t = p.as_tensor();
-                (0..NOISE_MASKS)
-                    .map(|_| {
-                        let values: Vec<f32> = draws
-                            .randint_values(0, 3, t.elem_count())?
-                            .into_iter()
-                            .map(|k| relative[k as usize])
-                            .collect();
-                        Ok(Tensor::from_vec(values, t.shape(), t.device())?)
-                    })
-                    .collect::<Result<Vec<_>>>()
-            })
-            .collect::<Result<_>>()?;
-        Ok(Self {
-            params,
-            masks,
-            pattern,
-            step: Default::default(),
-        })
-    }
-
-    /// After the step that `grads` made: the noise of its rounding.
-    fn after_step(&self, grads: &GradStore) -> Result<()> {
-        if self.params.is_empty() {
-            return Ok(());
-        }
-        let step = self.step.get();
-        self.step.set(step + 1);
-        // A step's mask: a walk through the masks that differs from pattern to pattern.
-        let mask = (step * 7 + self.pattern * 3 + step / NOISE_MASKS) % NOISE_MASKS;
-        for (p, masks) in self.params.iter().zip(&self.masks) {
-            let value = p.as_tensor();
-            let noise = if self.pattern.is_multiple_of(2) {
-                match grads.get(value) {
-                    Some(g) => ((g * &masks[mask])? * -LR)?,
-                    None => continue,
-                }
-            } else {
-                (value * &masks[mask])?
-            };
-            p.set(&(value + noise)?)?;
-        }
-        Ok(())
-    }
-}
-
-/// `x` rounded up to two significant digits (a tolerance stated as `1.5e-2`, not
-/// `1.4800000000000008e-2`).
-fn round_up_2_digits(x: f64) -> f64 {
-    if x <= 0.0 {
-        return 0.0;
-    }
-    let scale = 10f64.powi(x.log10().floor() as i32 - 1);
-    let rounded = (x / scale).ceil() * scale;
-    // The product may land a hair off the decimal; printing it shortest keeps two digits.
-    format!("{rounded:.1e}").parse().unwrap_or(rounded)
-}
-
-/// Copies of the parameters' values.
-fn snapshot(params: &[Var]) -> Result<Vec<Tensor>> {
-    Ok(params
-        .iter()
-        .map(|p| p.as_tensor().copy())
-        .collect::<candle_core::Result<_>>()?)
-}
 
 fn n_batches(n: usize, bs: usize) -> usize {
     n.div_ceil(bs)

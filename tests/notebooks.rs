@@ -510,13 +510,7 @@ fn a_seeded_rerun_of_the_lesson_is_replicated_whole() {
         ),
         "today's conventions read from the file: {stdout}"
     );
-    let count = |label: &str| -> usize {
-        let line = stdout
-            .lines()
-            .find(|l| l.trim_start().starts_with(label))
-            .unwrap_or_else(|| panic!("no {label} line: {stdout}"));
-        line.rsplit(' ').next().unwrap().parse().unwrap()
-    };
+    let count = |label: &str| common::summary_count(&stdout, label);
     assert_eq!(
         count("outputs compared with the notebook:"),
         35,

@@ -134,13 +134,7 @@ fn the_index_and_report_json_agree_with_the_chapters_own_summaries() {
         let out: Output = cmd.env("HF_HUB_OFFLINE", "1").output().unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
         let s = &chapter["summary"];
-        let printed = |label: &str| -> u64 {
-            let line = text
-                .lines()
-                .find(|l| l.trim_start().starts_with(label))
-                .unwrap_or_else(|| panic!("chapter {n}: no '{label}' line"));
-            line.rsplit(' ').next().unwrap().parse().unwrap()
-        };
+        let printed = |label: &str| common::summary_count(&text, label);
         assert_eq!(s["verbatim"], printed("verbatim:"), "chapter {n}");
         assert_eq!(s["within_tolerance"], printed("within a stated tolerance:"));
         assert_eq!(s["mismatched"], printed("mismatched:"));

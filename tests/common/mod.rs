@@ -1,5 +1,5 @@
 //! What the tests share: finding MNIST as the chapters do, and saying so when it is not
-//! there.
+//! there; reading a chapter's summary.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -51,4 +51,16 @@ pub fn chromium() -> Option<PathBuf> {
         );
     }
     found
+}
+
+/// The count a chapter's summary line starting with `label` ends with (`verbatim: 22`).
+pub fn summary_count(stdout: &str, label: &str) -> u64 {
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no '{label}' line in:\n{stdout}"));
+    line.rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("'{line}' does not end in a count"))
 }

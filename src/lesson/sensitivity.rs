@@ -1,0 +1,167 @@
+//! How sensitive a training's printed output is to rounding: the training run again with
+//! the noise of another summation order in every step (`Noise`), and how far the output
+//! moves (`spread`). Chapter 5 compares its training outputs with a seeded PyTorch run of
+//! the lesson within a tolerance measured this way: the weights and batches are
+//! PyTorch's bit for bit, but candle's matrix products round otherwise than PyTorch's,
+//! and training amplifies rounding.
+
+use anyhow::{anyhow, Result};
+use candle_core::backprop::GradStore;
+use candle_core::{Tensor, Var};
+
+use crate::random::Generator;
+
+/// How far `printed`, the output of a training of `params` from `initial`, moves when
+/// `rerun` trains again from `initial` with each of `runs` noise patterns: the largest
+/// absolute difference of any printed number. The trained values are put back.
+///
+/// ```
+/// use candle_core::{Device, Tensor, Var};
+/// use crossent::lesson::sensitivity::{snapshot, spread};
+///
+/// let w = Var::from_tensor(&Tensor::new(&[1.0f32], &Device::Cpu)?)?;
+/// let initial = snapshot(&[w.clone()])?;
+/// // A "training" that prints its parameter: noise that never steps moves nothing.
+/// let moved = spread(&[w.clone()], &initial, "tensor([1.])", 2, 0.5, |_noise| {
+///     Ok(crossent::pt::repr(w.as_tensor())?)
+/// })?;
+/// assert_eq!(moved, 0.0);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn spread(
+    params: &[Var],
+    initial: &[Tensor],
+    printed: &str,
+    runs: usize,
+    lr: f64,
+    mut rerun: impl FnMut(&Noise) -> Result<String>,
+) -> Result<f64> {
+    let trained = snapshot(params)?;
+    let mut spread = 0f64;
+    for pattern in 0..runs {
+        restore(params, initial)?;
+        let moved = rerun(&Noise::new(params, pattern, lr)?)?;
+        let (largest, _) = crate::printed::largest_differences(printed, &moved)
+            .ok_or_else(|| anyhow!("a re-run printed another shape: {moved}"))?;
+        spread = spread.max(largest);
+    }
+    restore(params, &trained)?;
+    Ok(spread)
+}
+
+/// Copies of the parameters' values.
+pub fn snapshot(params: &[Var]) -> Result<Vec<Tensor>> {
+    Ok(params
+        .iter()
+        .map(|p| p.as_tensor().copy())
+        .collect::<candle_core::Result<_>>()?)
+}
+
+/// Puts `values` (a `snapshot`) back into `params`.
+pub fn restore(params: &[Var], values: &[Tensor]) -> Result<()> {
+    for (p, v) in params.iter().zip(values) {
+        p.set(v)?;
+    }
+    Ok(())
+}
+
+/// Rounding noise put into each optimizer step of a sensitivity re-run, of the two kinds
+/// another summation order makes: in even patterns, into the gradients — each
+/// parameter's step `lr · g` made longer or shorter by `2⁻²¹` of itself (a few ulps of
+/// the gradient); in odd ones, into the parameters — each value moved one or two ulps
+/// (multiplied by `1 ± 2⁻²²`). Which values move, and which way, is one of `NOISE_MASKS`
+/// random masks drawn from the project's generator, a different one at each step.
+pub struct Noise<'p> {
+    params: &'p [Var],
+    /// For each parameter, its masks of relative changes.
+    masks: Vec<Vec<Tensor>>,
+    pattern: usize,
+    lr: f64,
+    step: std::cell::Cell<usize>,
+}
+
+/// How many masks a `Noise` cycles through.
+pub const NOISE_MASKS: usize = 16;
+
+impl<'p> Noise<'p> {
+    /// No noise: the training as it is.
+    pub fn none() -> Self {
+        Self {
+            params: &[],
+            masks: Vec::new(),
+            pattern: 0,
+            lr: 0.0,
+            step: Default::default(),
+        }
+    }
+
+    /// Noise pattern `pattern` for `params`, which an optimizer steps with learning rate
+    /// `lr`.
+    pub fn new(params: &'p [Var], pattern: usize, lr: f64) -> Result<Self> {
+        let relative = if pattern.is_multiple_of(2) {
+            [2f32.powi(-21), -(2f32.powi(-21)), 0.0]
+        } else {
+            [2f32.powi(-22), -(2f32.powi(-22)), 0.0]
+        };
+        let mut draws = Generator::manual_seed(pattern as u64);
+        let masks = params
+            .iter()
+            .map(|p| {
+                let t = p.as_tensor();
+                (0..NOISE_MASKS)
+                    .map(|_| {
+                        let values: Vec<f32> = draws
+                            .randint_values(0, 3, t.elem_count())?
+                            .into_iter()
+                            .map(|k| relative[k as usize])
+                            .collect();
+                        Ok(Tensor::from_vec(values, t.shape(), t.device())?)
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            params,
+            masks,
+            pattern,
+            lr,
+            step: Default::default(),
+        })
+    }
+
+    /// After the step that `grads` made: the noise of its rounding.
+    pub fn after_step(&self, grads: &GradStore) -> Result<()> {
+        if self.params.is_empty() {
+            return Ok(());
+        }
+        let step = self.step.get();
+        self.step.set(step + 1);
+        // A step's mask: a walk through the masks that differs from pattern to pattern.
+        let mask = (step * 7 + self.pattern * 3 + step / NOISE_MASKS) % NOISE_MASKS;
+        for (p, masks) in self.params.iter().zip(&self.masks) {
+            let value = p.as_tensor();
+            let noise = if self.pattern.is_multiple_of(2) {
+                match grads.get(value) {
+                    Some(g) => ((g * &masks[mask])? * -self.lr)?,
+                    None => continue,
+                }
+            } else {
+                (value * &masks[mask])?
+            };
+            p.set(&(value + noise)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// `x` rounded up to two significant digits (a tolerance stated as `1.5e-2`, not
+/// `1.4800000000000008e-2`).
+pub fn round_up_2_digits(x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    let scale = 10f64.powi(x.log10().floor() as i32 - 1);
+    let rounded = (x / scale).ceil() * scale;
+    // The product may land a hair off the decimal; printing it shortest keeps two digits.
+    format!("{rounded:.1e}").parse().unwrap_or(rounded)
+}
