@@ -220,6 +220,42 @@ fn empty_tensors() {
     );
 }
 
+/// Today's conventions, as IPython 9 and PyTorch 2.15 printed them in a re-run of the
+/// lesson: a tuple holding a multi-line tensor puts each item on a line of its own, and
+/// `grad_fn` names carry their number. Each test runs on a thread of its own, so the
+/// conventions set here reach no other test.
+#[test]
+fn todays_ipython_and_pytorch_conventions() {
+    pt::conventions::set(pt::Conventions::TODAY);
+    let zeros = Tensor::zeros((5, 784), DType::F32, &Device::Cpu).unwrap();
+    let labels = Tensor::new(&[5i64, 0, 4, 1, 9], &Device::Cpu).unwrap();
+    let shown = pt::tuple(&[pt::repr(&zeros).unwrap(), pt::repr(&labels).unwrap()]);
+    let row = "[0., 0., 0.,  ..., 0., 0., 0.]";
+    assert_eq!(
+        shown,
+        format!(
+            "(tensor([{row},\n         {row},\n         {row},\n         {row},\n         \
+             {row}]),\n tensor([5, 0, 4, 1, 9]))"
+        )
+    );
+    let loss = Tensor::new(2.3050f32, &Device::Cpu).unwrap();
+    assert_eq!(
+        pt::repr_with_grad_fn(&loss, "NegBackward").unwrap(),
+        "tensor(2.3050, grad_fn=<NegBackward0>)"
+    );
+    assert_eq!(
+        pt::conventions::figure_text(),
+        "<Figure size 640x480 with 1 Axes>"
+    );
+    // A short flat tuple stays on one line under either convention.
+    let a = Tensor::new(0.3465f32, &Device::Cpu).unwrap();
+    assert_eq!(
+        pt::tuple(&[pt::repr(&a).unwrap(), pt::repr(&a).unwrap()]),
+        "(tensor(0.3465), tensor(0.3465))"
+    );
+    pt::conventions::set(pt::Conventions::ORIGINAL);
+}
+
 #[test]
 fn sizes_tuples_and_lists() {
     assert_eq!(pt::size(&[5, 3]), "torch.Size([5, 3])");
