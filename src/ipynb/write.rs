@@ -473,6 +473,10 @@ fn emit(value: &Value, depth: usize, out: &mut String) {
             out.push('}');
         }
         Value::String(s) => string(s, out),
+        // Python's json writes a float as its repr (`8.677542519957391e-05`, `0.0002`).
+        Value::Number(n) if n.is_f64() => {
+            out.push_str(&crate::np::float64(n.as_f64().unwrap_or_default()))
+        }
         other => out.push_str(&other.to_string()),
     }
 }
@@ -509,5 +513,25 @@ mod tests {
             "{\n \"a\": {},\n \"b\": [\n  1,\n  \"x\\ny\"\n ],\n \"c\": [],\n \"d\": {\n  \
              \"e\": \"\\u001b\\\"é\",\n  \"z\": null\n }\n}"
         );
+    }
+
+    #[test]
+    fn floats_are_written_as_pythons_json_writes_them() {
+        // What json.dumps gives for each: float repr, never Rust's positional digits.
+        for (x, python) in [
+            (8.677542519957391e-05, "8.677542519957391e-05"),
+            (0.00019999999999997797, "0.00019999999999997797"),
+            (2e-4, "0.0002"),
+            (1.0, "1.0"),
+            (1e16, "1e+16"),
+            (-3.5e-7, "-3.5e-07"),
+        ] {
+            let mut out = String::new();
+            emit(&json!(x), 0, &mut out);
+            assert_eq!(out, python, "{x}");
+        }
+        let mut out = String::new();
+        emit(&json!(7), 0, &mut out);
+        assert_eq!(out, "7", "integers stay integers");
     }
 }
