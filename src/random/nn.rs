@@ -4,7 +4,7 @@
 
 use super::Generator;
 use anyhow::Result;
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 
 /// The bounds of `nn.Linear(in_features, _)`'s default initialisation: the weight's
 /// `kaiming_uniform_(a=√5)` and the bias's `1/√in_features`, computed in doubles in the
@@ -86,9 +86,4 @@ pub fn sequential_sampler_pass(global: &mut Generator) {
 pub fn random_sampler_pass_with(generator: &mut Generator, n: usize) -> Vec<i64> {
     let _base_seed = generator.random_i64();
     generator.randperm_values(n)
-}
-
-/// `random_sampler_pass` as a tensor on `device`.
-pub fn random_sampler_order(global: &mut Generator, n: usize, device: &Device) -> Result<Tensor> {
-    Ok(Tensor::from_vec(random_sampler_pass(global, n), n, device)?)
 }
