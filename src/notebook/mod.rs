@@ -468,12 +468,22 @@ impl Notebook {
 
     /// A cell whose output is text (a shape, an int, a Python object): compared verbatim.
     pub fn show(&mut self, code: &str, output: &str, notebook: &str) {
+        self.show_compared(code, output, notebook, None);
+    }
+
+    fn show_compared(
+        &mut self,
+        code: &str,
+        output: &str,
+        notebook: &str,
+        tolerance: Option<&Tolerance>,
+    ) {
         let matched = self.locate(code);
         let expected = self.expected(&matched, notebook);
         let n = self.open_cell(code, matched);
         if let Some(notebook) = self.compared_with(n, output, expected) {
             self.add_misfit_of_text(output, &notebook);
-            self.compare(n, output, &notebook, None);
+            self.compare(n, output, &notebook, tolerance);
         }
     }
 
@@ -748,13 +758,7 @@ impl Notebook {
 
     /// A cell whose text output may only match within `tolerance`.
     pub fn show_within(&mut self, code: &str, output: &str, notebook: &str, tolerance: &Tolerance) {
-        let matched = self.locate(code);
-        let expected = self.expected(&matched, notebook);
-        let n = self.open_cell(code, matched);
-        if let Some(notebook) = self.compared_with(n, output, expected) {
-            self.add_misfit_of_text(output, &notebook);
-            self.compare(n, output, &notebook, Some(tolerance));
-        }
+        self.show_compared(code, output, notebook, Some(tolerance));
     }
 
     /// A mistake of the notebook: what is wrong, shown and explained. Listed in the
