@@ -15,6 +15,9 @@ use crossent::cli::{self, CommonArgs, NotebookArgs};
 use crossent::loss::{self, CrossEntropyOptions};
 use crossent::notebook::Notebook;
 use crossent::random::Generator;
+use crossent::draws::{self, Found};
+use crossent::random::recover::history::{CacheUse, Gap, History};
+use crossent::random::recover::PrintedDraw;
 use crossent::refine::{refine, Refined};
 use crossent::torchlike::{max_abs_diff, pick_rows, scalar};
 use crossent::{np, printed, pt};
@@ -42,6 +45,21 @@ const INPUT_PRINTED: &str = "tensor([[-0.6471,  1.2743,  1.5036],
         [-0.6790,  0.3743, -0.1474]])";
 /// `target = torch.randint(3, (5,))` as printed: integers, exact.
 const TARGET_PRINTED: &str = "tensor([2, 0, 1, 0, 1])";
+/// The cell that makes the notebook's first random draw.
+const X_CELL: &str =
+    "batch_size , n_classes  = 5, 3\nx = torch.randn(batch_size, n_classes)\nx.shape";
+/// The seed the notebook's run drew from, recovered from its prints by searching all
+/// 2^32 seeds (`cargo bench --bench seed_search` with `CROSSENT_BENCH_FULL=1` finds it
+/// again; `tests/recover.rs` checks it in a range around it).
+const RECOVERED_SEED: u32 = 3_254_881_943;
+/// Where each printed draw lies in that seed's stream: `x` from its start, `target`
+/// right after it, and `input` after 24 more words: two earlier runs of its cell (12
+/// words each, the second leaving the normal the printed run begins with).
+const RECOVERED_GAPS: [Gap; 3] = [
+    Gap { words: 0, cache: CacheUse::Kept },
+    Gap { words: 0, cache: CacheUse::Kept },
+    Gap { words: 24, cache: CacheUse::FromPairAt(20) },
+];
 /// The shape of `x`: `batch_size, n_classes`.
 const X_SHAPE: (usize, usize) = (5, 3);
 /// Half a unit of the 4th decimal: the true inputs lay this close to the printed ones.
@@ -67,6 +85,12 @@ pub struct Args {
     #[arg(long)]
     as_printed: bool,
 
+    /// With --notebook: when the file sets no seed and its draws are not the recorded
+    /// seed's, search all 2^32 seeds for the one its run drew from (minutes), and replay
+    /// its draws exactly; without it, the inputs are refined from the prints
+    #[arg(long, requires = "notebook")]
+    recover_seed: bool,
+
     /// Also time the naive, composed and fused losses (printed to stderr)
     #[arg(long)]
     timings: bool,
@@ -91,33 +115,28 @@ impl Inputs {
     }
 }
 
-/// The random draws as the notebook printed them (`x` then `input`) and `target`: the
-/// chapter's own copy, or what the notebook file given printed.
-fn printed_draws(nb: &Notebook) -> Result<(Vec<f64>, Vec<i64>)> {
+/// The random draws as the notebook printed them: the chapter's own copy, or what the
+/// notebook file given printed. In the order they were drawn: `x`, `target`, `input`.
+fn printed_draws(nb: &Notebook) -> Result<[PrintedDraw; 3]> {
     let (rows, classes) = X_SHAPE;
-    let mut values =
-        printed::input_values(&nb.printed_input("x", X_PRINTED)?, rows * classes, "x")?;
-    values.extend(printed::input_values(
-        &nb.printed_input("input", INPUT_PRINTED)?,
-        6,
-        "input",
-    )?);
-    let target =
-        printed::input_values(&nb.printed_input("target", TARGET_PRINTED)?, rows, "target")?;
-    let target = target
-        .iter()
-        .map(|&t| {
-            (t.fract() == 0.0 && (0.0..classes as f64).contains(&t))
-                .then_some(t as i64)
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "the notebook's target holds {t}, not a class of 0..{classes}; \
-                         is it chapter 2's notebook?"
-                    )
-                })
-        })
-        .collect::<Result<Vec<i64>>>()?;
-    Ok((values, target))
+    let x = nb.printed_input("x", X_PRINTED)?;
+    let input = nb.printed_input("input", INPUT_PRINTED)?;
+    let target = nb.printed_input("target", TARGET_PRINTED)?;
+    printed::input_values(&x, rows * classes, "x")?;
+    printed::input_values(&input, 6, "input")?;
+    for t in printed::input_values(&target, rows, "target")? {
+        if !(t.fract() == 0.0 && (0.0..classes as f64).contains(&t)) {
+            anyhow::bail!(
+                "the notebook's target holds {t}, not a class of 0..{classes}; is it chapter \
+                 2's notebook?"
+            );
+        }
+    }
+    Ok([
+        PrintedDraw::normal("x", &x, 1.0),
+        PrintedDraw::randint("target", &target, classes as u32),
+        PrintedDraw::normal("input", &input, 1.0),
+    ])
 }
 
 fn main() -> ExitCode {
@@ -132,31 +151,56 @@ fn main() -> ExitCode {
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
     let mut nb = CHAPTER.notebook(&args.notebooks)?;
     nb.on_device(device);
-    let (printed, target) = printed_draws(&nb)?;
+    let draws = printed_draws(&nb)?;
+    let values_of = |draw: &PrintedDraw| -> Vec<f64> { draw.values.iter().map(|n| n.value).collect() };
+    let printed = [values_of(&draws[0]), values_of(&draws[2])].concat();
+    let target: Vec<i64> = values_of(&draws[1]).iter().map(|&t| t as i64).collect();
     if args.as_printed {
         let inputs = Inputs::from_values(&printed, &target);
-        notebook(&mut nb, device, &inputs, None, false)?;
+        notebook(&mut nb, device, &inputs, &Origin::AsPrinted, false)?;
         return Ok(nb);
     }
+    let recorded = History::new(RECOVERED_SEED, &RECOVERED_GAPS);
+    let found = draws::notebook_draws(&mut nb, &draws, X_CELL, &recorded, args.recover_seed)?;
     let refined = refine(&printed, ROUNDING, |values| {
         let mut silent = nb.silent_twin();
         notebook(
             &mut silent,
             device,
             &Inputs::from_values(values, &target),
-            None,
+            &Origin::AsPrinted,
             false,
         )?;
         Ok(silent.misfit())
     })?;
-    notebook(
-        &mut nb,
-        device,
-        &Inputs::from_values(&refined.values, &target),
-        Some(&refined),
-        args.timings,
-    )?;
+    let (inputs, origin) = match found {
+        Some(found) => {
+            let drawn = [found.values[0].clone(), found.values[2].clone()].concat();
+            let target: Vec<i64> = found.values[1].iter().map(|&t| t as i64).collect();
+            let inputs = Inputs::from_values(&drawn, &target);
+            (inputs, Origin::Drawn { found, draws, refined })
+        }
+        None => (
+            Inputs::from_values(&refined.values, &target),
+            Origin::Refined(refined),
+        ),
+    };
+    notebook(&mut nb, device, &inputs, &origin, args.timings)?;
     Ok(nb)
+}
+
+/// How the inputs were obtained.
+enum Origin {
+    /// Drawn from the notebook's seed; `refined` is what `refine` would have chosen.
+    Drawn {
+        found: Found,
+        draws: [PrintedDraw; 3],
+        refined: Refined,
+    },
+    /// Chosen by `refine` inside the printed rounding.
+    Refined(Refined),
+    /// As printed (`--as-printed`), or while `refine` itself runs the cells.
+    AsPrinted,
 }
 
 /// The notebook, cell by cell. `refined` describes how the inputs were chosen (absent
@@ -165,7 +209,7 @@ fn notebook(
     nb: &mut Notebook,
     device: &Device,
     inputs: &Inputs,
-    refined: Option<&Refined>,
+    origin: &Origin,
     timings: bool,
 ) -> Result<()> {
     nb.code("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F");
@@ -173,18 +217,39 @@ fn notebook(
     let (batch_size, n_classes) = X_SHAPE;
     let x = Tensor::from_slice(&inputs.x, (batch_size, n_classes), device)?;
     nb.show(
-        "batch_size , n_classes  = 5, 3\nx = torch.randn(batch_size, n_classes)\nx.shape",
+        X_CELL,
         &pt::size(x.dims()),
         "torch.Size([5, 3])",
     );
 
     nb.tensor("x", &x, X_PRINTED)?;
-    if let Some(refined) = refined {
-        describe_refinement(nb, refined);
-        nb.extra(
-            "x used, at full precision (float32, shortest round-trip digits)",
-            &full_precision(&inputs.x, n_classes),
-        );
+    match origin {
+        Origin::Drawn {
+            found,
+            draws,
+            refined,
+        } => {
+            found.describe_in(nb, draws);
+            nb.extra(
+                "x drawn, at full precision (float32, shortest round-trip digits), beside \
+                 the value refine chose inside each printed interval",
+                &draws::beside_refined(
+                    "x",
+                    &found.values[0],
+                    &refined.values,
+                    &draws[0].values,
+                    n_classes,
+                ),
+            );
+        }
+        Origin::Refined(refined) => {
+            describe_refinement(nb, refined);
+            nb.extra(
+                "x used, at full precision (float32, shortest round-trip digits)",
+                &full_precision(&inputs.x, n_classes),
+            );
+        }
+        Origin::AsPrinted => {}
     }
 
     let target = Tensor::from_slice(&inputs.target, batch_size, device)?;
@@ -312,11 +377,16 @@ fn notebook(
         );
     }
     nb.tensor("input", &input, INPUT_PRINTED)?;
-    if refined.is_some() {
-        nb.extra(
+    match origin {
+        Origin::Drawn { .. } => nb.extra(
+            "input drawn, at full precision",
+            &full_precision(&inputs.input, 3),
+        ),
+        Origin::Refined(_) => nb.extra(
             "input used, at full precision (refined together with x)",
             &full_precision(&inputs.input, 3),
-        );
+        ),
+        Origin::AsPrinted => {}
     }
     nb.tensor(
         "input.exp()",

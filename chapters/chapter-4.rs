@@ -13,6 +13,9 @@ use crossent::chapter::{self, Chapter};
 use crossent::cli::{self, CommonArgs, NotebookArgs};
 use crossent::loss::{self, CrossEntropyOptions, Reduction};
 use crossent::notebook::Notebook;
+use crossent::draws::{self, Found};
+use crossent::random::recover::history::{CacheUse, Gap, History};
+use crossent::random::recover::PrintedDraw;
 use crossent::refine::{refine, Refined};
 use crossent::torchlike::{gradient, max_abs_diff, one_hot, pick_rows};
 use crossent::{np, printed, pt};
@@ -38,6 +41,13 @@ const ACTIVATIONS_PRINTED: &str = "tensor([[-1.6453,  1.8893],
         [-0.3635, -0.0614],
         [ 0.4064, -0.4668],
         [-3.3801,  3.2484]])";
+/// The seed the notebook's run drew from, recovered from its prints by searching all
+/// 2^32 seeds (`cargo bench --bench seed_search` with `CROSSENT_BENCH_FULL=1` finds it
+/// again; `tests/recover.rs` checks it in a range around it).
+const RECOVERED_SEED: u32 = 1_508_572_025;
+/// Where the printed draw lies in that seed's stream: at its start (nothing, not even
+/// the fastai import, drew before it).
+const RECOVERED_GAPS: [Gap; 1] = [Gap { words: 0, cache: CacheUse::Kept }];
 const TARGETS: [i64; 6] = [0, 1, 0, 1, 1, 0];
 const ROUNDING: f64 = 0.00005;
 
@@ -77,6 +87,12 @@ pub struct Args {
     /// of refining them: shows the last-digit differences that rounding causes
     #[arg(long)]
     as_printed: bool,
+
+    /// With --notebook: when the file sets no seed and its draws are not the recorded
+    /// seed's, search all 2^32 seeds for the one its run drew from (minutes), and replay
+    /// its draws exactly; without it, the activations are refined from the prints
+    #[arg(long, requires = "notebook")]
+    recover_seed: bool,
 }
 
 fn main() -> ExitCode {
@@ -91,22 +107,51 @@ fn main() -> ExitCode {
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
     let mut nb = CHAPTER.notebook(&args.notebooks)?;
     nb.on_device(device);
-    let printed = printed::input_values(
-        &nb.printed_input(ACTIVATIONS_CELL, ACTIVATIONS_PRINTED)?,
-        12,
-        "activations",
-    )?;
+    let text = nb.printed_input(ACTIVATIONS_CELL, ACTIVATIONS_PRINTED)?;
+    let printed = printed::input_values(&text, 12, "activations")?;
     if args.as_printed {
-        notebook(&mut nb, device, &printed, None)?;
+        notebook(&mut nb, device, &printed, &Origin::AsPrinted)?;
         return Ok(nb);
     }
+    let draws = [PrintedDraw::normal("activations", &text, 2.0)];
+    let recorded = History::new(RECOVERED_SEED, &RECOVERED_GAPS);
+    let found =
+        draws::notebook_draws(&mut nb, &draws, ACTIVATIONS_CELL, &recorded, args.recover_seed)?;
     let refined = refine(&printed, ROUNDING, |values| {
         let mut silent = nb.silent_twin();
-        notebook(&mut silent, device, values, None)?;
+        notebook(&mut silent, device, values, &Origin::AsPrinted)?;
         Ok(silent.misfit())
     })?;
-    notebook(&mut nb, device, &refined.values, Some(&refined))?;
+    match found {
+        Some(found) => {
+            let values = found.values[0].clone();
+            let origin = Origin::Drawn {
+                found,
+                draws,
+                refined,
+            };
+            notebook(&mut nb, device, &values, &origin)?;
+        }
+        None => {
+            let values = refined.values.clone();
+            notebook(&mut nb, device, &values, &Origin::Refined(refined))?;
+        }
+    }
     Ok(nb)
+}
+
+/// How the activations were obtained.
+enum Origin {
+    /// Drawn from the notebook's seed; `refined` is what `refine` would have chosen.
+    Drawn {
+        found: Found,
+        draws: [PrintedDraw; 1],
+        refined: Refined,
+    },
+    /// Chosen by `refine` inside the printed rounding.
+    Refined(Refined),
+    /// As printed (`--as-printed`), or while `refine` itself runs the cells.
+    AsPrinted,
 }
 
 /// `nn.CrossEntropyLoss(reduction='none')` / `F.cross_entropy(..., reduction='none')`
@@ -119,7 +164,7 @@ fn notebook(
     nb: &mut Notebook,
     device: &Device,
     activations: &[f64],
-    refined: Option<&Refined>,
+    origin: &Origin,
 ) -> Result<()> {
     nb.not_run(
         "#| include: false\n!pip install git+https://github.com/fastai/fastai\n\
@@ -131,7 +176,26 @@ fn notebook(
     let used: Vec<f32> = activations.iter().map(|&v| v as f32).collect();
     let activations = Tensor::from_slice(&used, (6, 2), device)?;
     nb.tensor(ACTIVATIONS_CELL, &activations, ACTIVATIONS_PRINTED)?;
-    if let Some(refined) = refined {
+    if let Origin::Drawn {
+        found,
+        draws,
+        refined,
+    } = origin
+    {
+        found.describe_in(nb, draws);
+        nb.extra(
+            "activations drawn, at full precision (float32, shortest round-trip digits), \
+             beside the value refine chose inside each printed interval",
+            &draws::beside_refined(
+                "activations",
+                &found.values[0],
+                &refined.values,
+                &draws[0].values,
+                2,
+            ),
+        );
+    }
+    if let Origin::Refined(refined) = origin {
         let rows: Vec<String> = used
             .chunks(2)
             .map(|r| format!("[{}, {}]", np::float32(r[0]), np::float32(r[1])))

@@ -1,6 +1,6 @@
 """Re-runs a chapter's notebook in PyTorch under new random draws, for the tests.
 
-Usage: python3 scripts/rerun_notebooks.py CHAPTER SEED NOTEBOOK.ipynb [MNIST_DIR]
+Usage: python3 scripts/rerun_notebooks.py CHAPTER SEED|none NOTEBOOK.ipynb [MNIST_DIR]
 
 NOTEBOOK is the notebook the chapter writes (`chapter-N --write-notebook`): its code
 cells are the original notebook's code. They run here in one IPython shell, after
@@ -9,7 +9,10 @@ cells are the original notebook's code. They run here in one IPython shell, afte
 (matplotlib's `<Figure size …>` text, after the cell's value, as the inline backend
 shows it) is written as JSON, a list of [code, printed] pairs. The first pair is the
 seeding cell itself, `torch.manual_seed(SEED)`, which the tests put first in the
-re-run notebook, as a user who wants a reproducible run does.
+re-run notebook, as a user who wants a reproducible run does. With `none` instead of a
+seed nothing seeds PyTorch: its generator keeps the seed it drew from /dev/urandom at
+start-up, as in a fresh Jupyter kernel, and no seeding pair is written (chapters 2 and
+4 recover that seed with `--recover-seed`).
 
 Chapter 5 (fast.ai's lesson) runs offline: `from exp.nb_02 import *` is replaced by the
 few names the lesson uses, and `get_data()` builds the course's `mnist.pkl.gz` split
@@ -61,7 +64,7 @@ def test_near(a, b):
 
 
 def main():
-    chapter, seed, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    chapter, seed, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     nb = nbformat.read(path, as_version=4)
     shell = InteractiveShell.instance()
     # The displayed value is formatted below; the shell's own "Out[n]:" print is not.
@@ -78,9 +81,13 @@ def main():
         shell.run_cell("%matplotlib inline")
     else:
         shell.run_cell(FASTAI)
-    seeding = f"torch.manual_seed({seed})"
-    shell.run_cell(seeding)
-    pairs = [[seeding, ""]]
+    if seed == "none":
+        # As a fresh kernel: PyTorch seeded itself from /dev/urandom at start-up.
+        pairs = []
+    else:
+        seeding = f"torch.manual_seed({int(seed)})"
+        shell.run_cell(seeding)
+        pairs = [[seeding, ""]]
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue

@@ -23,6 +23,7 @@
 pub mod chapter;
 pub mod cli;
 pub mod device;
+pub mod draws;
 pub mod files;
 pub mod ipynb;
 pub mod lesson;

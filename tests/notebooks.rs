@@ -333,9 +333,9 @@ fn chapter_2_reads_each_form_of_the_wild_and_its_own() {
 
 /// The re-run's printed outputs, by code in the order the cells ran, as
 /// `scripts/rerun_notebooks.py` wrote them.
-fn rerun_outputs(chapter: usize, seed: u64) -> Vec<(String, String)> {
+fn rerun_outputs(chapter: usize, run: &str) -> Vec<(String, String)> {
     let path = format!(
-        "{}/tests/data/rerun-chapter-{chapter}-seed-{seed}.json",
+        "{}/tests/data/rerun-chapter-{chapter}-{run}.json",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
@@ -373,7 +373,7 @@ fn a_rerun_under_new_random_draws_is_replicated_from_the_file() {
     for (n, verbatim, first_input) in [(2, 22, "0.3655,  1.9065"), (4, 11, "0.7311,  3.8129")] {
         let own_path = dir.join(format!("own-{n}.ipynb"));
         write_own(n, &own_path, &[]);
-        let rerun = rerun_notebook(&read_json(&own_path), &rerun_outputs(n, 2026));
+        let rerun = rerun_notebook(&read_json(&own_path), &rerun_outputs(n, "seed-2026"));
         let path = dir.join(format!("rerun-{n}.ipynb"));
         write_json(&path, &rerun);
         let replication = dir.join(format!("replication-{n}.ipynb"));
@@ -434,6 +434,74 @@ fn a_rerun_under_new_random_draws_is_replicated_from_the_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Re-runs that set no seed: `--recover-seed` searches all 2³² seeds for the one the
+/// run drew from, and the chapter then replicates the run verbatim from its true draws.
+/// Chapter 2's is the seed-2026 re-run without its seeding cell (so the seed to find is
+/// known); chapter 4's ran in a fresh IPython whose PyTorch seeded itself from
+/// /dev/urandom. Where PyTorch is installed (`CROSSENT_TORCH_PYTHON`), the Python the
+/// chapter prints for its draws runs in it and prints the file's numbers. Each search
+/// takes about a minute on two cores.
+#[test]
+fn recover_seed_replicates_an_unseeded_rerun_from_its_true_draws() {
+    let dir = scratch("recover");
+    for (n, run_name, verbatim, seed) in [
+        (2, "seed-2026", 22, Some("seed 2026 ")),
+        (4, "unseeded", 11, None),
+    ] {
+        let own_path = dir.join(format!("own-{n}.ipynb"));
+        write_own(n, &own_path, &[]);
+        let outputs = rerun_outputs(n, run_name);
+        let rerun = rerun_notebook(&read_json(&own_path), &outputs);
+        let path = dir.join(format!("rerun-{n}.ipynb"));
+        write_json(&path, &rerun);
+        let out = run(chapter(n), &["--notebook", path.to_str().unwrap(), "--recover-seed"]);
+        let stdout = text(&out.stdout);
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "chapter {n}: {stderr}\n{stdout}");
+        assert!(stderr.contains("searching 4294967296 seeds"), "{stderr}");
+        assert!(stdout.contains("recovered now from the notebook's prints (--recover-seed)"), "{stdout}");
+        assert!(stdout.contains(&format!("verbatim: {verbatim}\n")), "{stdout}");
+        assert!(stdout.contains("mismatched: 0\n"), "{stdout}");
+        if let Some(seed) = seed {
+            assert!(stdout.contains(seed), "{stdout}");
+        }
+        confirm_in_pytorch(&stdout, &outputs);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs the Python a chapter printed for its draws in PyTorch, when it is installed, and
+/// checks that its numbers are the re-run's printed draws, in order.
+fn confirm_in_pytorch(stdout: &str, outputs: &[(String, String)]) {
+    let Some(py) = std::env::var("CROSSENT_TORCH_PYTHON").ok() else {
+        println!("skipped: PyTorch's confirmation of a recovered seed (set CROSSENT_TORCH_PYTHON to a Python with torch)");
+        return;
+    };
+    let label = stdout
+        .find("[the same draws in PyTorch")
+        .expect("the chapter prints its draws' Python");
+    let code: String = stdout[label..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| format!("{}\n", &l[4..]))
+        .collect();
+    let out = Command::new(py).args(["-c", &code]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let numbers = |t: &str| -> Vec<String> {
+        crossent::printed::numbers(t).into_iter().map(|n| format!("{:.4}", n.value)).collect()
+    };
+    let torch = numbers(&text(&out.stdout));
+    let printed: Vec<String> = outputs
+        .iter()
+        .filter(|(code, _)| {
+            ["x", "target", "input"].contains(&code.as_str()) || code.starts_with("activations =")
+        })
+        .flat_map(|(_, p)| numbers(p))
+        .collect();
+    assert_eq!(torch, printed, "PyTorch's draws from the recovered seed");
+}
+
 /// The seed of chapter 5's re-run in `tests/data`.
 const LESSON_SEED: u64 = 31337;
 
@@ -462,7 +530,7 @@ fn a_seeded_rerun_of_the_lesson_is_replicated_whole() {
         ],
     );
     assert!(own.status.success(), "{}", text(&own.stderr));
-    let outputs = rerun_outputs(5, LESSON_SEED);
+    let outputs = rerun_outputs(5, &format!("seed-{LESSON_SEED}"));
     let (seeding, _) = &outputs[0];
     assert_eq!(*seeding, format!("torch.manual_seed({LESSON_SEED})"));
     let mut rerun = rerun_notebook(&read_json(&own_path), &outputs[1..]);

@@ -17,6 +17,7 @@
 
 pub mod mathfun;
 pub mod nn;
+pub mod recover;
 
 use anyhow::{bail, Result};
 use candle_core::{Device, Shape, Tensor};
@@ -119,6 +120,24 @@ impl Generator {
         y ^= (y << 7) & 0x9d2c_5680;
         y ^= (y << 15) & 0xefc6_0000;
         y ^ (y >> 18)
+    }
+
+    /// Draws and discards `words` words, as draws a notebook did not print would.
+    pub fn skip(&mut self, words: u64) {
+        for _ in 0..words {
+            self.random();
+        }
+    }
+
+    /// Whether a normal is cached: the second of a pair whose first a draw of fewer than
+    /// 16 normals returned.
+    pub fn has_cached_normal(&self) -> bool {
+        self.cached_normal.is_some()
+    }
+
+    /// Takes the cached normal, as the next draw of fewer than 16 normals would.
+    pub fn take_cached_normal(&mut self) -> Option<f64> {
+        self.cached_normal.take()
     }
 
     /// `random64()`: two words, the first in the high half.

@@ -1,0 +1,83 @@
+//! The seed search (`crossent::random::recover::search`) on chapter 2's printed `x`: its
+//! time over the seeds on one thread and on every thread, against the plain way in the
+//! same run (a `Generator` seeded and replayed for every seed, every start).
+//!
+//! Run: `cargo bench --bench seed_search`. By default it times 2²⁸ seeds (one 16th of
+//! the space) and scales up; `CROSSENT_BENCH_FULL=1` searches all 2³² (several minutes)
+//! and prints the seeds found for chapters 2 and 4. `CROSSENT_BENCH_WORDS` sets how many
+//! words may come before the draw (8 by default).
+
+use anyhow::Result;
+use crossent::random::recover::{exact_starts, search, PrintedDraw, Progress, SearchSpace, ALL_SEEDS};
+use std::time::Instant;
+
+/// Chapter 2's `x = torch.randn(5, 3)` as its notebook printed it.
+const CHAPTER_2_X: &str = "tensor([[ 1.3877, -1.2656, -0.9112],
+        [ 0.6011,  0.0092, -0.0982],
+        [-0.0674, -0.2059,  0.3410],
+        [ 1.3918,  0.2355,  0.4159],
+        [-0.6652, -1.6354, -0.9315]])";
+/// Chapter 4's `activations = torch.randn((6,2))*2` as its notebook printed it.
+const CHAPTER_4_ACTIVATIONS: &str = "tensor([[-1.6453,  1.8893],
+        [ 1.9800,  1.7681],
+        [ 2.8183,  4.6643],
+        [-0.3635, -0.0614],
+        [ 0.4064, -0.4668],
+        [-3.3801,  3.2484]])";
+
+fn timed_search(draw: &PrintedDraw, space: &SearchSpace, threads: usize) -> Result<(f64, usize)> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let clock = Instant::now();
+    let found = pool.install(|| search(draw, space, &Progress::default()))?;
+    Ok((clock.elapsed().as_secs_f64(), found.len()))
+}
+
+/// Seconds a seed for the plain way: every seed seeded in full and every start replayed.
+fn plain_per_seed(draw: &PrintedDraw, words: usize) -> Result<f64> {
+    let seeds = 1u32 << 12;
+    let clock = Instant::now();
+    for seed in 0..seeds {
+        std::hint::black_box(exact_starts(draw, seed, words)?);
+    }
+    Ok(clock.elapsed().as_secs_f64() / f64::from(seeds))
+}
+
+fn main() -> Result<()> {
+    let words: usize = std::env::var("CROSSENT_BENCH_WORDS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(8);
+    let full = std::env::var("CROSSENT_BENCH_FULL").is_ok_and(|v| v == "1");
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let x = PrintedDraw::normal("x", CHAPTER_2_X, 1.0);
+    let seeds = if full { ALL_SEEDS } else { 0..1 << 28 };
+    let share = (ALL_SEEDS.end as f64) / (seeds.end - seeds.start) as f64;
+    let space = SearchSpace { seeds, words_before: words };
+    println!(
+        "seed search, chapter 2's x, {} words allowed before it, {} seeds{}",
+        words,
+        space.seeds.end - space.seeds.start,
+        if full { "" } else { " (scaled to 2^32)" }
+    );
+    let plain = plain_per_seed(&x, words)? * ALL_SEEDS.end as f64;
+    println!("plain replay of every seed (1 thread, scaled): {:.0} s", plain);
+    for round in 1..=if full { 1 } else { 3 } {
+        for t in [1, threads] {
+            let (seconds, found) = timed_search(&x, &space, t)?;
+            let whole = seconds * share;
+            println!(
+                "round {round}: {t} thread(s): {whole:.1} s for 2^32 seeds ({:.2} of the 240 s budget; plain/search {:.0}x), {found} found",
+                whole / 240.0,
+                plain / whole
+            );
+        }
+    }
+    if full {
+        let activations = PrintedDraw::normal("activations", CHAPTER_4_ACTIVATIONS, 2.0);
+        for draw in [&x, &activations] {
+            let found = search(draw, &space, &Progress::default())?;
+            println!("{}: {:?}", draw.name, found);
+        }
+    }
+    Ok(())
+}
