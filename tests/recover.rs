@@ -3,11 +3,10 @@
 //! re-run's seed recovered by `--recover-seed` over all 2³² seeds; PyTorch itself
 //! confirming the seeds, where it is installed.
 
-mod common;
-
 use crossent::random::recover::history::{locate, History};
 use crossent::random::recover::{search, PrintedDraw, Progress, SearchSpace};
-use std::process::Command;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
 
 /// Chapter 2's notebook as it printed `x = torch.randn(5, 3)`, `target` and `input`.
 const CHAPTER_2_X: &str = "tensor([[ 1.3877, -1.2656, -0.9112],
@@ -61,12 +60,93 @@ fn found_again(seed: u32, draws: &[PrintedDraw]) -> History {
 fn chapter_2s_seed_is_found_again_and_predicts_every_printed_draw() {
     let draws = chapter_2_draws();
     let history = found_again(CHAPTER_2_SEED, &draws);
-    println!("{:?}\n{}", history, history.describe(&draws).join("\n"));
+    let lines = history.describe(&draws);
+    assert_eq!(lines[0], "x: from word 0 of the stream; the run's first draw");
+    assert_eq!(lines[1], "target: from word 32 of the stream; drawn right after x");
+    assert!(
+        lines[2].starts_with("input: from word 61 of the stream (its first value cached by the pair at word 57); 24 words were drawn after target: the cell ran 3 times"),
+        "{lines:?}"
+    );
+    confirm_in_pytorch(&history, &draws);
 }
 
 #[test]
 fn chapter_4s_seed_is_found_again_and_predicts_its_printed_draw() {
     let draws = chapter_4_draws();
     let history = found_again(CHAPTER_4_SEED, &draws);
-    println!("{:?}\n{}", history, history.describe(&draws).join("\n"));
+    assert_eq!(
+        history.describe(&draws),
+        ["activations: from word 0 of the stream; the run's first draw"]
+    );
+    confirm_in_pytorch(&history, &draws);
+}
+
+/// PyTorch itself, where installed (`CROSSENT_TORCH_PYTHON`), prints the notebook's
+/// numbers from the history's Python.
+fn confirm_in_pytorch(history: &History, draws: &[PrintedDraw]) {
+    let Ok(py) = std::env::var("CROSSENT_TORCH_PYTHON") else {
+        println!("skipped: PyTorch's confirmation (set CROSSENT_TORCH_PYTHON to a Python with torch)");
+        return;
+    };
+    let out = Command::new(py)
+        .args(["-c", &history.pytorch_code(draws)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Vec<String> = crossent::printed::numbers(&String::from_utf8_lossy(&out.stdout))
+        .iter()
+        .map(|n| format!("{:.4}", n.value))
+        .collect();
+    let expected: Vec<String> = draws
+        .iter()
+        .flat_map(|d| d.values.iter().map(|n| format!("{:.4}", n.value)))
+        .collect();
+    assert_eq!(printed, expected);
+}
+
+/// A search stopped by Ctrl-C ends with one line and a failure, and writes nothing: not
+/// the notebook it was asked to write.
+#[test]
+fn ctrl_c_stops_a_search_with_one_line_and_leaves_nothing() {
+    let dir = std::env::temp_dir().join(format!("crossent-recover-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A re-run whose draws are not the recorded seed's: chapter 4's notebook with other
+    // activations, written by the chapter itself and edited.
+    let own = dir.join("own.ipynb");
+    let status = Command::new(env!("CARGO_BIN_EXE_chapter-4"))
+        .args(["--write-notebook", own.to_str().unwrap()])
+        .output()
+        .unwrap()
+        .status;
+    assert!(status.success());
+    let text = std::fs::read_to_string(&own).unwrap().replace("-1.6453", "-1.6452");
+    let other = dir.join("other.ipynb");
+    std::fs::write(&other, text).unwrap();
+    let written = dir.join("replication.ipynb");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chapter-4"))
+        .args(["--notebook", other.to_str().unwrap(), "--recover-seed"])
+        .args(["--write-notebook", written.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("searching") {}
+    assert!(line.contains("searching 4294967296 seeds"), "{line}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: sends SIGINT to the child we spawned.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{rest}");
+    let lines: Vec<&str> = rest.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{rest:?}");
+    assert!(
+        lines[0].starts_with("error: the seed search was stopped by Ctrl-C after "),
+        "{rest}"
+    );
+    assert!(!written.exists(), "nothing written");
+    let _ = std::fs::remove_dir_all(&dir);
 }
