@@ -12,12 +12,12 @@ use candle_core::{Device, Tensor, D};
 use clap::Parser;
 use crossent::chapter::{self, Chapter};
 use crossent::cli::{self, CommonArgs, NotebookArgs};
+use crossent::draws::{self, Found};
 use crossent::loss::{self, CrossEntropyOptions};
 use crossent::notebook::Notebook;
-use crossent::random::Generator;
-use crossent::draws::{self, Found};
 use crossent::random::recover::history::{CacheUse, Gap, History};
 use crossent::random::recover::PrintedDraw;
+use crossent::random::Generator;
 use crossent::refine::{refine, Refined};
 use crossent::torchlike::{max_abs_diff, pick_rows, scalar};
 use crossent::{np, printed, pt};
@@ -56,9 +56,18 @@ const RECOVERED_SEED: u32 = 3_254_881_943;
 /// right after it, and `input` after 24 more words: two earlier runs of its cell (12
 /// words each, the second leaving the normal the printed run begins with).
 const RECOVERED_GAPS: [Gap; 3] = [
-    Gap { words: 0, cache: CacheUse::Kept },
-    Gap { words: 0, cache: CacheUse::Kept },
-    Gap { words: 24, cache: CacheUse::FromPairAt(20) },
+    Gap {
+        words: 0,
+        cache: CacheUse::Kept,
+    },
+    Gap {
+        words: 0,
+        cache: CacheUse::Kept,
+    },
+    Gap {
+        words: 24,
+        cache: CacheUse::FromPairAt(20),
+    },
 ];
 /// The shape of `x`: `batch_size, n_classes`.
 const X_SHAPE: (usize, usize) = (5, 3);
@@ -152,7 +161,8 @@ pub fn run(args: Args, device: &Device) -> Result<Notebook> {
     let mut nb = CHAPTER.notebook(&args.notebooks)?;
     nb.on_device(device);
     let draws = printed_draws(&nb)?;
-    let values_of = |draw: &PrintedDraw| -> Vec<f64> { draw.values.iter().map(|n| n.value).collect() };
+    let values_of =
+        |draw: &PrintedDraw| -> Vec<f64> { draw.values.iter().map(|n| n.value).collect() };
     let printed = [values_of(&draws[0]), values_of(&draws[2])].concat();
     let target: Vec<i64> = values_of(&draws[1]).iter().map(|&t| t as i64).collect();
     if args.as_printed {
@@ -178,7 +188,14 @@ pub fn run(args: Args, device: &Device) -> Result<Notebook> {
             let drawn = [found.values[0].clone(), found.values[2].clone()].concat();
             let target: Vec<i64> = found.values[1].iter().map(|&t| t as i64).collect();
             let inputs = Inputs::from_values(&drawn, &target);
-            (inputs, Origin::Drawn { found, draws, refined })
+            (
+                inputs,
+                Origin::Drawn {
+                    found,
+                    draws: draws.to_vec(),
+                    refined,
+                },
+            )
         }
         None => (
             Inputs::from_values(&refined.values, &target),
@@ -194,7 +211,7 @@ enum Origin {
     /// Drawn from the notebook's seed; `refined` is what `refine` would have chosen.
     Drawn {
         found: Found,
-        draws: [PrintedDraw; 3],
+        draws: Vec<PrintedDraw>,
         refined: Refined,
     },
     /// Chosen by `refine` inside the printed rounding.
@@ -216,11 +233,7 @@ fn notebook(
 
     let (batch_size, n_classes) = X_SHAPE;
     let x = Tensor::from_slice(&inputs.x, (batch_size, n_classes), device)?;
-    nb.show(
-        X_CELL,
-        &pt::size(x.dims()),
-        "torch.Size([5, 3])",
-    );
+    nb.show(X_CELL, &pt::size(x.dims()), "torch.Size([5, 3])");
 
     nb.tensor("x", &x, X_PRINTED)?;
     match origin {

@@ -11,9 +11,9 @@ use candle_core::{DType, Device, Tensor, Var, D};
 use clap::Parser;
 use crossent::chapter::{self, Chapter};
 use crossent::cli::{self, CommonArgs, NotebookArgs};
+use crossent::draws::{self, Found};
 use crossent::loss::{self, CrossEntropyOptions, Reduction};
 use crossent::notebook::Notebook;
-use crossent::draws::{self, Found};
 use crossent::random::recover::history::{CacheUse, Gap, History};
 use crossent::random::recover::PrintedDraw;
 use crossent::refine::{refine, Refined};
@@ -47,7 +47,10 @@ const ACTIVATIONS_PRINTED: &str = "tensor([[-1.6453,  1.8893],
 const RECOVERED_SEED: u32 = 1_508_572_025;
 /// Where the printed draw lies in that seed's stream: at its start (nothing, not even
 /// the fastai import, drew before it).
-const RECOVERED_GAPS: [Gap; 1] = [Gap { words: 0, cache: CacheUse::Kept }];
+const RECOVERED_GAPS: [Gap; 1] = [Gap {
+    words: 0,
+    cache: CacheUse::Kept,
+}];
 const TARGETS: [i64; 6] = [0, 1, 0, 1, 1, 0];
 const ROUNDING: f64 = 0.00005;
 
@@ -115,8 +118,13 @@ pub fn run(args: Args, device: &Device) -> Result<Notebook> {
     }
     let draws = [PrintedDraw::normal("activations", &text, 2.0)];
     let recorded = History::new(RECOVERED_SEED, &RECOVERED_GAPS);
-    let found =
-        draws::notebook_draws(&mut nb, &draws, ACTIVATIONS_CELL, &recorded, args.recover_seed)?;
+    let found = draws::notebook_draws(
+        &mut nb,
+        &draws,
+        ACTIVATIONS_CELL,
+        &recorded,
+        args.recover_seed,
+    )?;
     let refined = refine(&printed, ROUNDING, |values| {
         let mut silent = nb.silent_twin();
         notebook(&mut silent, device, values, &Origin::AsPrinted)?;

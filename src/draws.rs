@@ -31,9 +31,7 @@ use crate::notebook::Notebook;
 use crate::np;
 use crate::printed::PrintedNumber;
 use crate::random::recover::history::{locate, History};
-use crate::random::recover::{
-    exact_starts, interactive, PrintedDraw, SearchSpace, ALL_SEEDS,
-};
+use crate::random::recover::{exact_starts, interactive, PrintedDraw, SearchSpace, ALL_SEEDS};
 use anyhow::Result;
 
 /// Words the quick search allows before the first printed draw (most runs draw nothing
@@ -154,10 +152,10 @@ impl Found {
     pub fn describe_in(&self, nb: &mut Notebook, draws: &[PrintedDraw]) {
         let (history, source) = (&self.history, self.source);
         let how = match source {
-        Source::FileSeed => "set by torch.manual_seed in the file",
-        Source::Recorded => "recovered from the notebook's prints, recorded in the chapter",
-        Source::Searched => "recovered now from the notebook's prints (--recover-seed)",
-    };
+            Source::FileSeed => "set by torch.manual_seed in the file",
+            Source::Recorded => "recovered from the notebook's prints, recorded in the chapter",
+            Source::Searched => "recovered now from the notebook's prints (--recover-seed)",
+        };
         nb.extra(
             &format!("random draws: seed {} ({how})", history.seed),
             &history.describe(draws).join("\n"),

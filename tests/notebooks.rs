@@ -454,13 +454,22 @@ fn recover_seed_replicates_an_unseeded_rerun_from_its_true_draws() {
         let rerun = rerun_notebook(&read_json(&own_path), &outputs);
         let path = dir.join(format!("rerun-{n}.ipynb"));
         write_json(&path, &rerun);
-        let out = run(chapter(n), &["--notebook", path.to_str().unwrap(), "--recover-seed"]);
+        let out = run(
+            chapter(n),
+            &["--notebook", path.to_str().unwrap(), "--recover-seed"],
+        );
         let stdout = text(&out.stdout);
         let stderr = text(&out.stderr);
         assert!(out.status.success(), "chapter {n}: {stderr}\n{stdout}");
         assert!(stderr.contains("searching 4294967296 seeds"), "{stderr}");
-        assert!(stdout.contains("recovered now from the notebook's prints (--recover-seed)"), "{stdout}");
-        assert!(stdout.contains(&format!("verbatim: {verbatim}\n")), "{stdout}");
+        assert!(
+            stdout.contains("recovered now from the notebook's prints (--recover-seed)"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("verbatim: {verbatim}\n")),
+            "{stdout}"
+        );
         assert!(stdout.contains("mismatched: 0\n"), "{stdout}");
         if let Some(seed) = seed {
             assert!(stdout.contains(seed), "{stdout}");
@@ -489,7 +498,10 @@ fn confirm_in_pytorch(stdout: &str, outputs: &[(String, String)]) {
     let out = Command::new(py).args(["-c", &code]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let numbers = |t: &str| -> Vec<String> {
-        crossent::printed::numbers(t).into_iter().map(|n| format!("{:.4}", n.value)).collect()
+        crossent::printed::numbers(t)
+            .into_iter()
+            .map(|n| format!("{:.4}", n.value))
+            .collect()
     };
     let torch = numbers(&text(&out.stdout));
     let printed: Vec<String> = outputs

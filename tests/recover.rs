@@ -38,7 +38,11 @@ fn chapter_2_draws() -> Vec<PrintedDraw> {
 }
 
 fn chapter_4_draws() -> Vec<PrintedDraw> {
-    vec![PrintedDraw::normal("activations", CHAPTER_4_ACTIVATIONS, 2.0)]
+    vec![PrintedDraw::normal(
+        "activations",
+        CHAPTER_4_ACTIVATIONS,
+        2.0,
+    )]
 }
 
 /// Searches 2²¹ seeds around `seed` for the first draw, then locates the rest.
@@ -61,8 +65,14 @@ fn chapter_2s_seed_is_found_again_and_predicts_every_printed_draw() {
     let draws = chapter_2_draws();
     let history = found_again(CHAPTER_2_SEED, &draws);
     let lines = history.describe(&draws);
-    assert_eq!(lines[0], "x: from word 0 of the stream; the run's first draw");
-    assert_eq!(lines[1], "target: from word 32 of the stream; drawn right after x");
+    assert_eq!(
+        lines[0],
+        "x: from word 0 of the stream; the run's first draw"
+    );
+    assert_eq!(
+        lines[1],
+        "target: from word 32 of the stream; drawn right after x"
+    );
     assert!(
         lines[2].starts_with("input: from word 61 of the stream (its first value cached by the pair at word 57); 24 words were drawn after target: the cell ran 3 times"),
         "{lines:?}"
@@ -85,14 +95,20 @@ fn chapter_4s_seed_is_found_again_and_predicts_its_printed_draw() {
 /// numbers from the history's Python.
 fn confirm_in_pytorch(history: &History, draws: &[PrintedDraw]) {
     let Ok(py) = std::env::var("CROSSENT_TORCH_PYTHON") else {
-        println!("skipped: PyTorch's confirmation (set CROSSENT_TORCH_PYTHON to a Python with torch)");
+        println!(
+            "skipped: PyTorch's confirmation (set CROSSENT_TORCH_PYTHON to a Python with torch)"
+        );
         return;
     };
     let out = Command::new(py)
         .args(["-c", &history.pytorch_code(draws)])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed: Vec<String> = crossent::printed::numbers(&String::from_utf8_lossy(&out.stdout))
         .iter()
         .map(|n| format!("{:.4}", n.value))
@@ -119,7 +135,9 @@ fn ctrl_c_stops_a_search_with_one_line_and_leaves_nothing() {
         .unwrap()
         .status;
     assert!(status.success());
-    let text = std::fs::read_to_string(&own).unwrap().replace("-1.6453", "-1.6452");
+    let text = std::fs::read_to_string(&own)
+        .unwrap()
+        .replace("-1.6453", "-1.6452");
     let other = dir.join("other.ipynb");
     std::fs::write(&other, text).unwrap();
     let written = dir.join("replication.ipynb");

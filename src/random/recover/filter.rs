@@ -119,7 +119,8 @@ fn batch_portable(base: u32, tests: &[PairTest], scratch: &mut Scratch) -> [u64;
     for test in tests {
         let (u1, u2) = (&scratch.words[test.at], &scratch.words[test.at + 2]);
         for lane in 0..LANES {
-            let angle = ((u1[lane] & TOP_BITS).wrapping_sub(test.u1_low) & TOP_BITS) <= test.u1_width;
+            let angle =
+                ((u1[lane] & TOP_BITS).wrapping_sub(test.u1_low) & TOP_BITS) <= test.u1_width;
             let radius = (u2[lane] & TOP_BITS).wrapping_sub(test.u2_low) <= test.u2_width;
             pass[lane] |= u32::from(angle & radius);
         }
@@ -154,7 +155,10 @@ mod tests {
         let mut scratch = Scratch::new(8);
         let base = 1000;
         batch(base, &[], &mut scratch);
-        let (u1, u2) = (scratch.words[3][5] & TOP_BITS, scratch.words[5][5] & TOP_BITS);
+        let (u1, u2) = (
+            scratch.words[3][5] & TOP_BITS,
+            scratch.words[5][5] & TOP_BITS,
+        );
         let test = PairTest {
             at: 3,
             u1_low: u1.wrapping_sub(2) & TOP_BITS,

@@ -152,7 +152,7 @@ impl History {
             }
             let n = draw.values.len();
             let call = match draw.kind {
-                DrawKind::Normal { scale } if scale == 1.0 => format!("torch.randn({n})"),
+                DrawKind::Normal { scale: 1.0 } => format!("torch.randn({n})"),
                 DrawKind::Normal { scale } => format!("torch.randn({n}) * {scale}"),
                 DrawKind::Randint { high } => format!("torch.randint({high}, ({n},))"),
             };
@@ -190,7 +190,10 @@ impl History {
             position += gap.words;
             let (cached_at_start, pair) = effective(gap, cached);
             let cache = match pair {
-                Some(at) => format!(" (its first value cached by the pair at word {})", pair_before + at),
+                Some(at) => format!(
+                    " (its first value cached by the pair at word {})",
+                    pair_before + at
+                ),
                 None if cached_at_start && matches!(draw.kind, DrawKind::Normal { .. }) => {
                     " (its first value the normal cached before it)".to_string()
                 }
@@ -258,7 +261,11 @@ pub fn locate(start: Start, draws: &[PrintedDraw], max_gap: u64) -> Result<Histo
     }];
     let mut g = start.generator();
     if !first.matches(&first.draw(&mut g)?) {
-        bail!("{} does not print as printed from seed {}", first.name, start.seed);
+        bail!(
+            "{} does not print as printed from seed {}",
+            first.name,
+            start.seed
+        );
     }
     let mut deepest = 1;
     if !extend(draws, 1, &g, &mut gaps, max_gap, &mut deepest)? {
@@ -316,10 +323,18 @@ fn candidates(draw: &PrintedDraw, cached: bool, cursor: &Generator, words: u64) 
     let DrawKind::Normal { scale } = draw.kind else {
         return vec![gap(CacheUse::Kept)];
     };
-    let from_pairs = || (0..=words.saturating_sub(4)).filter(|_| words >= 4).map(|at| gap(CacheUse::FromPairAt(at)));
+    let from_pairs = || {
+        (0..=words.saturating_sub(4))
+            .filter(|_| words >= 4)
+            .map(|at| gap(CacheUse::FromPairAt(at)))
+    };
     let v = &draw.values;
     if v.len() < 3 {
-        let mut all = vec![gap(if cached { CacheUse::Dropped } else { CacheUse::Kept })];
+        let mut all = vec![gap(if cached {
+            CacheUse::Dropped
+        } else {
+            CacheUse::Kept
+        })];
         all.extend(cached.then(|| gap(CacheUse::Kept)));
         all.extend(from_pairs());
         return all;
@@ -330,7 +345,11 @@ fn candidates(draw: &PrintedDraw, cached: bool, cursor: &Generator, words: u64) 
     let prints = |i: usize, x: f64| v[i].miss(x, 1.0) == 0.0;
     let mut all = Vec::new();
     if prints(0, cos) && prints(1, sin) {
-        all.push(gap(if cached { CacheUse::Dropped } else { CacheUse::Kept }));
+        all.push(gap(if cached {
+            CacheUse::Dropped
+        } else {
+            CacheUse::Kept
+        }));
     }
     if prints(1, cos) && prints(2, sin) {
         all.extend(cached.then(|| gap(CacheUse::Kept)));
@@ -374,9 +393,18 @@ mod tests {
         assert_eq!(
             history.gaps,
             vec![
-                Gap { words: 32, cache: CacheUse::FromPairAt(28) },
-                Gap { words: 10, cache: CacheUse::Kept },
-                Gap { words: 0, cache: CacheUse::Kept },
+                Gap {
+                    words: 32,
+                    cache: CacheUse::FromPairAt(28)
+                },
+                Gap {
+                    words: 10,
+                    cache: CacheUse::Kept
+                },
+                Gap {
+                    words: 0,
+                    cache: CacheUse::Kept
+                },
             ]
         );
     }
@@ -387,9 +415,19 @@ mod tests {
         let x = repr(g.randn(6).unwrap());
         let mut other = Generator::manual_seed(2);
         let y = repr(other.randn(6).unwrap());
-        let draws = [PrintedDraw::normal("x", &x, 1.0), PrintedDraw::normal("y", &y, 1.0)];
-        let start = Start { seed: 1, words_before: 0, cached_from: None };
+        let draws = [
+            PrintedDraw::normal("x", &x, 1.0),
+            PrintedDraw::normal("y", &y, 1.0),
+        ];
+        let start = Start {
+            seed: 1,
+            words_before: 0,
+            cached_from: None,
+        };
         let err = locate(start, &draws, 256).unwrap_err().to_string();
-        assert!(err.starts_with("y does not lie within 256 words after x"), "{err}");
+        assert!(
+            err.starts_with("y does not lie within 256 words after x"),
+            "{err}"
+        );
     }
 }

@@ -48,7 +48,8 @@ pub fn estimate(draw: &PrintedDraw, space: &SearchSpace) -> Result<Duration> {
     };
     let clock = Instant::now();
     search(draw, &slice, &Progress::default())?;
-    let per_seed = clock.elapsed().as_secs_f64() / (slice.seeds.end - slice.seeds.start).max(1) as f64;
+    let per_seed =
+        clock.elapsed().as_secs_f64() / (slice.seeds.end - slice.seeds.start).max(1) as f64;
     Ok(Duration::from_secs_f64(
         per_seed * (space.seeds.end - space.seeds.start) as f64,
     ))
@@ -59,7 +60,9 @@ pub fn estimate(draw: &PrintedDraw, space: &SearchSpace) -> Result<Duration> {
 pub fn search_with_progress(draw: &PrintedDraw, space: &SearchSpace) -> Result<Vec<Start>> {
     let total = space.seeds.end.saturating_sub(space.seeds.start);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
     let estimate = pool.install(|| estimate(draw, space))?;
     eprintln!(
         "searching {total} seeds for the run's seed ({} words allowed before {}): about {} on {} threads",
@@ -75,10 +78,8 @@ pub fn search_with_progress(draw: &PrintedDraw, space: &SearchSpace) -> Result<V
         indicatif::ProgressDrawTarget::stderr(),
     );
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "  seeds {bar:40} {percent:>3}%  {eta} left",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("  seeds {bar:40} {percent:>3}%  {eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let found = std::thread::scope(|scope| {
         let worker = scope.spawn(|| pool.install(|| search(draw, space, &progress)));

@@ -93,7 +93,11 @@ impl PrintedDraw {
     /// Whether `values` print as this draw printed.
     pub fn matches(&self, values: &[f64]) -> bool {
         values.len() == self.values.len()
-            && self.values.iter().zip(values).all(|(p, &v)| p.miss(v, 1.0) == 0.0)
+            && self
+                .values
+                .iter()
+                .zip(values)
+                .all(|(p, &v)| p.miss(v, 1.0) == 0.0)
     }
 
     /// Words of the stream one run of the draw takes, given whether a normal was cached
@@ -104,7 +108,10 @@ impl PrintedDraw {
             DrawKind::Randint { .. } => (n, cached_before),
             DrawKind::Normal { .. } => {
                 let fresh = n - u64::from(cached_before && n > 0);
-                (fresh.div_ceil(2) * 4, fresh % 2 == 1 || (cached_before && n == 0))
+                (
+                    fresh.div_ceil(2) * 4,
+                    fresh % 2 == 1 || (cached_before && n == 0),
+                )
             }
         }
     }
@@ -242,7 +249,10 @@ pub fn search(draw: &PrintedDraw, space: &SearchSpace, progress: &Progress) -> R
                 - (from * LANES as u64).max(space.seeds.start);
             progress.done.fetch_add(counted, Ordering::Relaxed);
             if !found.is_empty() {
-                survivors.lock().unwrap_or_else(|e| e.into_inner()).extend(found);
+                survivors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(found);
             }
         },
     );
@@ -269,11 +279,15 @@ pub fn exact_starts(draw: &PrintedDraw, seed: u32, words_before: usize) -> Resul
             words_before: at,
             cached_from: None,
         }];
-        candidates.extend((0..=at.saturating_sub(4)).filter(|_| at >= 4).map(|c| Start {
-            seed,
-            words_before: at,
-            cached_from: Some(c),
-        }));
+        candidates.extend(
+            (0..=at.saturating_sub(4))
+                .filter(|_| at >= 4)
+                .map(|c| Start {
+                    seed,
+                    words_before: at,
+                    cached_from: Some(c),
+                }),
+        );
         for start in candidates {
             if draw.matches(&draw.draw(&mut start.generator())?) {
                 starts.push(start);
@@ -325,7 +339,15 @@ fn pair_bits(cos: &PrintedNumber, sin: &PrintedNumber, scale: f32) -> PairTest {
         (a.min(b) - margin, a.max(b) + margin)
     };
     let (x, y) = (interval(cos), interval(sin));
-    let nearest = |(a, b): (f64, f64)| if a > 0.0 { a } else if b < 0.0 { -b } else { 0.0 };
+    let nearest = |(a, b): (f64, f64)| {
+        if a > 0.0 {
+            a
+        } else if b < 0.0 {
+            -b
+        } else {
+            0.0
+        }
+    };
     let farthest = |(a, b): (f64, f64)| f64::max(a * a, b * b);
     let r2_min = nearest(x).powi(2) + nearest(y).powi(2);
     let r2_max = farthest(x) + farthest(y);
