@@ -11,7 +11,7 @@
 
 use anyhow::Result;
 use crossent::random::recover::{
-    exact_starts, search, PrintedDraw, Progress, SearchSpace, ALL_SEEDS,
+    exact_starts, expected_survivors, search, PrintedDraw, Progress, SearchSpace, ALL_SEEDS,
 };
 use std::time::Instant;
 
@@ -99,6 +99,16 @@ fn main() -> Result<()> {
         words,
         space.seeds.end - space.seeds.start,
         if full { "" } else { " (scaled to 2^32)" }
+    );
+    println!(
+        "seeds the first filter passes by chance, expected over 2^32: {:.0}",
+        expected_survivors(
+            &x,
+            &SearchSpace {
+                seeds: ALL_SEEDS,
+                words_before: words
+            }
+        )?
     );
     let plain = plain_per_seed(&x, words)? * ALL_SEEDS.end as f64;
     println!(

@@ -151,6 +151,39 @@ mod tests {
     }
 
     #[test]
+    fn every_instruction_set_passes_the_same_lanes() {
+        let tests: Vec<PairTest> = (0..8)
+            .map(|at| PairTest {
+                at,
+                u1_low: 1 << 20,
+                u1_width: 1 << 18,
+                u2_low: 1 << 19,
+                u2_width: 1 << 18,
+            })
+            .collect();
+        let mut scratch = Scratch::new(12);
+        for base in [0u32, 123_456_789, u32::MAX - 200] {
+            let portable = batch_portable(base, &tests, &mut scratch);
+            let passing: u32 = portable.iter().map(|b| b.count_ones()).sum();
+            assert!((1..LANES as u32).contains(&passing), "{passing} lanes pass");
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has the feature.
+                    assert_eq!(unsafe { batch_avx2(base, &tests, &mut scratch) }, portable);
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: as above.
+                    assert_eq!(
+                        unsafe { batch_avx512(base, &tests, &mut scratch) },
+                        portable
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_test_passes_exactly_the_lanes_whose_bits_lie_inside() {
         let mut scratch = Scratch::new(8);
         let base = 1000;

@@ -43,6 +43,9 @@ use filter::{PairTest, Scratch, LANES, TOP_BITS};
 pub const ALL_SEEDS: Range<u64> = 0..1 << 32;
 /// Seeds a task of the search takes at a time (the unit of progress and of Ctrl-C).
 const CHUNK: u64 = 1 << 20;
+/// Seeds the first filter may pass, expected or counted, before the search gives up: each
+/// is replayed exactly, which costs microseconds to milliseconds.
+const MAX_SURVIVORS: f64 = 20_000.0;
 
 /// What a cell drew, as far as the search needs to replay it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -215,6 +218,14 @@ pub fn search(draw: &PrintedDraw, space: &SearchSpace, progress: &Progress) -> R
             space.seeds.end
         );
     }
+    let expected = expected_survivors(draw, space)?;
+    if expected > MAX_SURVIVORS {
+        bail!(
+            "{} is printed too coarsely to single out a seed (about {expected:.0} of the seeds \
+             would fit its first values); the seed search needs normals printed to 4 decimals",
+            draw.name
+        );
+    }
     let words = space.words_before + 4;
     let first_batch = space.seeds.start / LANES as u64;
     let end_batch = space.seeds.end.div_ceil(LANES as u64);
@@ -256,10 +267,16 @@ pub fn search(draw: &PrintedDraw, space: &SearchSpace, progress: &Progress) -> R
             }
         },
     );
+    let mut survivors = survivors.into_inner().unwrap_or_else(|e| e.into_inner());
+    if survivors.len() as f64 > MAX_SURVIVORS {
+        bail!(
+            "more than {MAX_SURVIVORS} seeds fit {}'s first values: too many to replay",
+            draw.name
+        );
+    }
     if progress.is_cancelled() {
         bail!("the seed search was cancelled");
     }
-    let mut survivors = survivors.into_inner().unwrap_or_else(|e| e.into_inner());
     survivors.sort_unstable();
     survivors.dedup();
     let mut starts = Vec::new();
@@ -267,6 +284,18 @@ pub fn search(draw: &PrintedDraw, space: &SearchSpace, progress: &Progress) -> R
         starts.extend(exact_starts(draw, seed, space.words_before)?);
     }
     Ok(starts)
+}
+
+/// How many seeds of `space` the first filter is expected to pass for `draw` (by chance:
+/// each pass is replayed exactly). About 50 for chapter 2's `x` over all seeds, 8 words
+/// allowed before it.
+pub fn expected_survivors(draw: &PrintedDraw, space: &SearchSpace) -> Result<f64> {
+    let share = |width: u32| f64::from(width + 1) / f64::from(1u32 << 21);
+    Ok(pair_tests(draw, space)?
+        .iter()
+        .map(|t| share(t.u1_width) * share(t.u2_width))
+        .sum::<f64>()
+        * space.seeds.end.saturating_sub(space.seeds.start) as f64)
 }
 
 /// Every start of `seed` with at most `words_before` words before it from which `draw`
@@ -470,5 +499,17 @@ mod tests {
         assert!(search(&ints, &space, &Progress::default()).is_err());
         let two = PrintedDraw::normal("x", "tensor([0.1000, 0.2000])", 1.0);
         assert!(search(&two, &space, &Progress::default()).is_err());
+        let coarse = PrintedDraw::normal("x", "tensor([1.e+00, 2.e+00, 1.e+00])", 1.0);
+        let err = search(
+            &coarse,
+            &SearchSpace {
+                seeds: ALL_SEEDS,
+                ..space
+            },
+            &Progress::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("x is printed too coarsely"), "{err}");
     }
 }
