@@ -89,14 +89,20 @@ where
     })
 }
 
-/// The first line of clap's error, with a pointer to `--help`.
+/// The first line of clap's error and the indented lines that complete it (the missing
+/// arguments it lists), as one line with a pointer to `--help`.
 fn one_line_usage_error(rendered: &str) -> String {
-    let first = rendered
-        .lines()
-        .next()
-        .unwrap_or("error: bad arguments")
-        .trim_end();
-    format!("{first} (run with --help for the flags)")
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("error: bad arguments").trim_end();
+    let details: Vec<&str> = lines
+        .take_while(|l| l.starts_with(' '))
+        .map(str::trim)
+        .collect();
+    let message = match details.is_empty() {
+        true => first.to_string(),
+        false => format!("{first} {}", details.join(", ")),
+    };
+    format!("{message} (run with --help for the flags)")
 }
 
 /// A chapter's `main`: parses the flags (see `parse`), opens the device they name and
@@ -136,6 +142,13 @@ mod tests {
         assert_eq!(
             one_line_usage_error(rendered),
             "error: unexpected argument '--x' found (run with --help for the flags)"
+        );
+        let missing = "error: the following required arguments were not provided:\n  \
+                       --notebook <FILE.ipynb>\n\nUsage: chapter-2 --recover-seed\n";
+        assert_eq!(
+            one_line_usage_error(missing),
+            "error: the following required arguments were not provided: --notebook \
+             <FILE.ipynb> (run with --help for the flags)"
         );
     }
 }

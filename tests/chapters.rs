@@ -80,6 +80,17 @@ fn unknown_flags_get_one_line_and_exit_2() {
 }
 
 #[test]
+fn recover_seed_without_a_notebook_names_the_missing_flag() {
+    for chapter in [CHAPTER_2, CHAPTER_4] {
+        let out = run(chapter, &["--recover-seed"], &[]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("--notebook <FILE.ipynb>"), "{err}");
+    }
+}
+
+#[test]
 fn bad_device_values_get_one_line_and_exit_2() {
     let out = run(CHAPTER_2, &["--device", "gpu"], &[]);
     assert_eq!(out.status.code(), Some(2));
