@@ -11,6 +11,8 @@
 //! `log2_is_pytorchs_on_every_positive_float`, which checks every float and can write
 //! the table again). Zero, negatives, infinity and NaN follow IEEE.
 
+use anyhow::Result;
+use candle_core::{DType, Tensor};
 use std::sync::OnceLock;
 
 /// The floats where PyTorch's log2 is not the correctly rounded one: zlib-compressed
@@ -70,6 +72,26 @@ pub fn log2(x: f32) -> f32 {
     }
 }
 
+/// `torch.log2(x)` of a float32 tensor: `log2` of every element, on `x`'s device.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+///
+/// let x = Tensor::new(&[0.5f32, 4.0], &Device::Cpu)?;
+/// assert_eq!(crossent::pointwise::log2_tensor(&x)?.to_vec1::<f32>()?, [-1.0, 2.0]);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn log2_tensor(x: &Tensor) -> Result<Tensor> {
+    let values: Vec<f32> = x
+        .flatten_all()?
+        .to_dtype(DType::F32)?
+        .to_vec1::<f32>()?
+        .into_iter()
+        .map(log2)
+        .collect();
+    Ok(Tensor::from_vec(values, x.shape(), x.device())?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,7 +100,9 @@ mod tests {
     fn the_table_is_sorted_and_whole() {
         let table = exceptions();
         assert_eq!(table.len(), 112_079);
-        assert!(table.windows(2).all(|w| (w[0] & 0x7fff_ffff) < (w[1] & 0x7fff_ffff)));
+        assert!(table
+            .windows(2)
+            .all(|w| (w[0] & 0x7fff_ffff) < (w[1] & 0x7fff_ffff)));
         let down = table.iter().filter(|w| *w & 0x8000_0000 != 0).count();
         assert_eq!((down, table.len() - down), (56_823, 55_256));
     }

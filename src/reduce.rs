@@ -18,6 +18,9 @@
 //! Fewer than 8 values are one such accumulator over single floats (4 interleaved
 //! partial sums). `mean` is that sum divided by n in float32.
 
+use anyhow::Result;
+use candle_core::{DType, Tensor};
+
 /// The AVX2 float vector's width.
 const LANES: usize = 8;
 /// Partial sums interleaved (`ilp_factor`).
@@ -45,7 +48,9 @@ pub fn sum(values: &[f32]) -> f32 {
         v.copy_from_slice(&values[i * LANES..(i + 1) * LANES]);
         v
     });
-    let tail = values[vectors * LANES..].iter().fold(0f32, |acc, &v| acc + v);
+    let tail = values[vectors * LANES..]
+        .iter()
+        .fold(0f32, |acc, &v| acc + v);
     lanes.iter().fold(tail, |acc, &v| acc + v)
 }
 
@@ -56,6 +61,35 @@ pub fn sum(values: &[f32]) -> f32 {
 /// ```
 pub fn mean(values: &[f32]) -> f32 {
     sum(values) / values.len() as f32
+}
+
+/// `torch.sum(x)` of a float32 tensor, as a 0-d tensor on its device: `sum` of its
+/// values in memory order.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+///
+/// let x = Tensor::new(&[[0.5f32, 0.25], [0.125, 0.125]], &Device::Cpu)?;
+/// assert_eq!(crossent::reduce::sum_all(&x)?.to_scalar::<f32>()?, 1.0);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn sum_all(x: &Tensor) -> Result<Tensor> {
+    let values = x.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+    Ok(Tensor::new(sum(&values), x.device())?)
+}
+
+/// `torch.mean(x)` of a float32 tensor, as a 0-d tensor on its device.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+///
+/// let x = Tensor::new(&[1f32, 2.0, 4.0], &Device::Cpu)?;
+/// assert_eq!(crossent::reduce::mean_all(&x)?.to_scalar::<f32>()?, 7.0 / 3.0);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn mean_all(x: &Tensor) -> Result<Tensor> {
+    let values = x.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+    Ok(Tensor::new(mean(&values), x.device())?)
 }
 
 /// PyTorch's `row_sum`: `n` items of `W` lanes, four interleaved cascades.
@@ -134,7 +168,18 @@ mod tests {
 
     #[test]
     fn ceil_log2_is_pytorchs() {
-        let cases = [(0, 1), (1, 1), (2, 1), (3, 2), (4, 2), (5, 3), (8, 3), (9, 4), (1024, 10), (1025, 11)];
+        let cases = [
+            (0, 1),
+            (1, 1),
+            (2, 1),
+            (3, 2),
+            (4, 2),
+            (5, 3),
+            (8, 3),
+            (9, 4),
+            (1024, 10),
+            (1025, 11),
+        ];
         for (x, want) in cases {
             assert_eq!(ceil_log2(x), want, "{x}");
         }

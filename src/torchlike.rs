@@ -105,6 +105,40 @@ pub fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }
 
+/// `x[mask]` with a boolean mask of `x`'s shape (candle's `u8`): the selected elements
+/// in memory order, as a 1-D tensor on `x`'s device (`x[~torch.isnan(x)]` is
+/// `masked_select(&x, &x.eq(&x)?)`).
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+///
+/// let x = Tensor::new(&[1f32, f32::NAN, 3.0], &Device::Cpu)?;
+/// let kept = crossent::torchlike::masked_select(&x, &x.eq(&x)?)?;
+/// assert_eq!(kept.to_vec1::<f32>()?, [1.0, 3.0]);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn masked_select(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    if x.dims() != mask.dims() {
+        anyhow::bail!(
+            "masked_select needs a mask of the tensor's shape {:?}, got {:?}",
+            x.dims(),
+            mask.dims()
+        );
+    }
+    let keep = mask
+        .flatten_all()?
+        .to_dtype(candle_core::DType::U8)?
+        .to_vec1::<u8>()?;
+    let indices: Vec<u32> = (0u32..)
+        .zip(&keep)
+        .filter(|(_, &k)| k != 0)
+        .map(|(i, _)| i)
+        .collect();
+    let count = indices.len();
+    let indices = Tensor::from_vec(indices, count, x.device())?;
+    Ok(x.flatten_all()?.index_select(&indices, 0)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,10 @@ use crossent::reduce::{mean, sum};
 use serde_json::Value;
 
 fn reference() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/torch-reductions.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/torch-reductions.json"
+    );
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
@@ -68,8 +71,14 @@ fn log2_is_pytorchs_on_a_million_values_of_each_kind() {
             .zip(&y)
             .filter(|(&a, &b)| (f64::from(a).log2() as f32).to_bits() != b.to_bits())
             .count();
-        assert_eq!(differ as u64, case["not_correctly_rounded"].as_u64().unwrap());
-        assert_eq!(fnv(y.iter().map(|v| v.to_bits())), case["fnv"].as_u64().unwrap());
+        assert_eq!(
+            differ as u64,
+            case["not_correctly_rounded"].as_u64().unwrap()
+        );
+        assert_eq!(
+            fnv(y.iter().map(|v| v.to_bits())),
+            case["fnv"].as_u64().unwrap()
+        );
     }
 }
 
@@ -82,7 +91,11 @@ fn log2_is_pytorchs_where_it_is_not_correctly_rounded() {
         let (x, y) = (f32::from_bits(word(&pair[0])), word(&pair[1]));
         let got = log2(x);
         let same = got.to_bits() == y || (got.is_nan() && f32::from_bits(y).is_nan());
-        assert!(same, "log2({x:e}) = {got:e}, PyTorch {:e}", f32::from_bits(y));
+        assert!(
+            same,
+            "log2({x:e}) = {got:e}, PyTorch {:e}",
+            f32::from_bits(y)
+        );
         not_correctly_rounded += usize::from((f64::from(x).log2() as f32).to_bits() != y);
     }
     assert!(not_correctly_rounded >= 150, "{not_correctly_rounded}");
