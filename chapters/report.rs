@@ -1,4 +1,4 @@
-//! The replication report: runs the five chapters (their own code, each from its file)
+//! The replication report: runs every chapter (their own code, each from its file)
 //! quietly, and writes `index.html`, one `chapter-N.html` per chapter and `report.json`
 //! from their records (see `crossent::report`).
 //!
@@ -22,6 +22,9 @@ mod chapter_4;
 #[allow(dead_code)]
 #[path = "chapter-5.rs"]
 mod chapter_5;
+#[allow(dead_code)]
+#[path = "chapter-6.rs"]
+mod chapter_6;
 
 use anyhow::{Context, Result};
 use candle_core::Device;
@@ -53,19 +56,21 @@ struct Args {
 
     /// A folder of Jupyter notebooks to compare against: `chapter-N.ipynb`, or the
     /// original's own file name (How_cross_entropy_works.ipynb,
-    /// 2021-08-07-Cross-Entropy-Loss-PyTorch.ipynb, 03_minibatch_training.ipynb), is
+    /// 2021-08-07-Cross-Entropy-Loss-PyTorch.ipynb, 03_minibatch_training.ipynb,
+    /// information-theory.ipynb), is
     /// chapter N's; a chapter without one compares with its built-in outputs
     #[arg(long, value_name = "DIR")]
     notebooks: Option<PathBuf>,
 }
 
-/// The five chapters, in order: each one's own description.
-const CHAPTERS: [&Chapter; 5] = [
+/// The chapters, in order: each one's own description.
+const CHAPTERS: &[&Chapter] = &[
     &chapter_1::CHAPTER,
     &chapter_2::CHAPTER,
     &chapter_3::CHAPTER,
     &chapter_4::CHAPTER,
     &chapter_5::CHAPTER,
+    &chapter_6::CHAPTER,
 ];
 
 /// The notebook of each chapter in `dir`, by chapter number; a file that names no
