@@ -77,19 +77,26 @@ fn main() -> ExitCode {
 pub fn run(args: Args, device: &Device) -> Result<Notebook> {
     let mut nb = CHAPTER.notebook(&args.notebooks)?;
     nb.on_device(device);
-    let seed = kl_seed(&mut nb, args.seed)?;
+    let draws = kl_draws(&mut nb, args.seed)?;
     information(&mut nb, device)?;
     entropy(&mut nb, device)?;
     mutual_information(&mut nb, device)?;
-    kullback_leibler_divergence(&mut nb, device, seed)?;
+    kullback_leibler_divergence(&mut nb, device, &draws)?;
     cross_entropy(&mut nb, device)?;
     Ok(nb)
+}
+
+/// The KL example's draws: their seed, and why their outputs are not compared when
+/// they are not the notebook's.
+struct KlDraws {
+    seed: u64,
+    not_compared_because: String,
 }
 
 /// The seed of the KL example: the file's seed cell, else `--seed`, else the notebook's.
 /// The KL outputs are compared when the draws are the file's (or, without a file, the
 /// notebook's own).
-fn kl_seed(nb: &mut Notebook, flag: Option<u64>) -> Result<u64> {
+fn kl_draws(nb: &mut Notebook, flag: Option<u64>) -> Result<KlDraws> {
     let file_seed = nb.notebook_seed(&seed_cell(NOTEBOOK_SEED));
     let has_file = nb.notebook_file().is_some();
     let seed = match (file_seed, flag) {
@@ -100,8 +107,21 @@ fn kl_seed(nb: &mut Notebook, flag: Option<u64>) -> Result<u64> {
         (Some(file), _) => file,
         (None, flag) => flag.unwrap_or(NOTEBOOK_SEED),
     };
-    let as_printed = file_seed.is_some() || (!has_file && seed == NOTEBOOK_SEED);
-    if as_printed {
+    let (compared, because) = match (file_seed.is_some(), has_file) {
+        (true, _) => (true, "the notebook file's seed cell".to_string()),
+        (false, true) => (
+            false,
+            "the notebook file seeds nothing before these draws".to_string(),
+        ),
+        (false, false) if seed == NOTEBOOK_SEED => {
+            (true, "the notebook's own seed cell".to_string())
+        }
+        (false, false) => (
+            false,
+            format!("--seed {seed}, not the notebook's seed {NOTEBOOK_SEED}"),
+        ),
+    };
+    if compared {
         nb.draws_as_the_notebook(Tolerance {
             abs: 0.0,
             reason: "the notebook's own draws: every digit must match".into(),
@@ -110,19 +130,19 @@ fn kl_seed(nb: &mut Notebook, flag: Option<u64>) -> Result<u64> {
     nb.extra(
         "random draws",
         &format!(
-            "PyTorch's generator, bit for bit, after torch.manual_seed({seed}) ({})",
-            match (file_seed.is_some(), has_file, flag.is_some()) {
-                (true, _, _) => "the notebook file's seed cell: the KL outputs are compared",
-                (false, true, _) => "the notebook file seeds nothing before its draws: the KL \
-                                     outputs are shown, not compared",
-                (false, false, true) if !as_printed => {
-                    "--seed: the KL outputs are shown beside the notebook's, not compared"
-                }
-                _ => "the notebook's own seed cell: the KL outputs are compared",
+            "PyTorch's generator, bit for bit, after torch.manual_seed({seed}) ({because}: \
+             the KL outputs are {})",
+            if compared {
+                "compared"
+            } else {
+                "shown beside the notebook's, not compared"
             }
         ),
     );
-    Ok(seed)
+    Ok(KlDraws {
+        seed,
+        not_compared_because: because,
+    })
 }
 
 const IMPORTS_AND_SELF_INFORMATION: &str = r#"import torch
@@ -341,19 +361,19 @@ fn sorted_normal(rng: &mut Generator, mean: f64, device: &Device) -> Result<Tens
     Ok(x.sort_last_dim(true)?.0)
 }
 
-fn kullback_leibler_divergence(nb: &mut Notebook, device: &Device, seed: u64) -> Result<()> {
+fn kullback_leibler_divergence(nb: &mut Notebook, device: &Device, draws: &KlDraws) -> Result<()> {
     nb.heading("Kullback–Leibler Divergence");
     // ### Definition
     nb.code(KL_DIVERGENCE);
     // ### KL Divergence Properties
     // ### Example
-    let mut rng = Generator::manual_seed(seed);
+    let mut rng = Generator::manual_seed(draws.seed);
     let p = sorted_normal(&mut rng, 0.0, device)?;
     let q1 = sorted_normal(&mut rng, -1.0, device)?;
     let q2 = sorted_normal(&mut rng, 1.0, device)?;
-    nb.code(&seed_cell(seed));
+    nb.code(&seed_cell(draws.seed));
 
-    let unseeded = "the notebook file does not seed these draws";
+    let unseeded = &draws.not_compared_because;
     let kl_pq1 = kl_divergence(&p, &q1)?;
     let kl_pq2 = kl_divergence(&p, &q2)?;
     let similar_percentage = percentage_apart(kl_pq1, kl_pq2);

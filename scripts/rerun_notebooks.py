@@ -14,6 +14,10 @@ seed nothing seeds PyTorch: its generator keeps the seed it drew from /dev/urand
 start-up, as in a fresh Jupyter kernel, and no seeding pair is written (chapters 2 and
 4 recover that seed with `--recover-seed`).
 
+Chapter 6 (d2l's information theory) seeds its own draws in a cell of its own
+(`torch.manual_seed(1)`): a re-run under SEED changes that cell's seed, as a user re-running
+the notebook with another seed does, and writes no seeding pair.
+
 Chapter 5 (fast.ai's lesson) runs offline: `from exp.nb_02 import *` is replaced by the
 few names the lesson uses, and `get_data()` builds the course's `mnist.pkl.gz` split
 from the IDX files in MNIST_DIR (default ../shared/data/mnist): the first 50,000
@@ -21,7 +25,7 @@ training images for training, the next 10,000 for validation, each grey level / 
 the course's pickle stored it.
 
 `tests/notebooks.rs` holds the output in `tests/data/` (chapters 2 and 4 with seed 2026,
-chapter 5 with seed 31337): a re-run of the notebook with other numbers, which the
+chapter 5 with seed 31337, chapter 6 with seed 2): a re-run of the notebook with other numbers, which the
 chapter must replicate from the file alone.
 
 Needs: pip install torch ipython nbformat matplotlib numpy
@@ -81,7 +85,8 @@ def main():
         shell.run_cell("%matplotlib inline")
     else:
         shell.run_cell(FASTAI)
-    if seed == "none":
+    own_seed_cell = chapter == 6
+    if own_seed_cell or seed == "none":
         # As a fresh kernel: PyTorch seeded itself from /dev/urandom at start-up.
         pairs = []
     else:
@@ -95,6 +100,8 @@ def main():
         if code.startswith("!") or "fastai" in code or "??" in code:
             continue
         # The preamble above stands for the course's own module.
+        if own_seed_cell and seed != "none":
+            code = code.replace("torch.manual_seed(1)", f"torch.manual_seed({int(seed)})")
         runnable = code.replace("from exp.nb_02 import *", "")
         with capture_output() as captured:
             result = shell.run_cell(runnable)

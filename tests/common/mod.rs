@@ -1,9 +1,15 @@
-//! What the tests share: finding MNIST as the chapters do, and saying so when it is not
-//! there; reading a chapter's summary.
+//! What the tests share: the chapters' numbers, finding MNIST as the chapters do and
+//! saying so when it is not there, reading a chapter's summary.
 #![allow(dead_code)]
 
 use std::io::Write;
 use std::path::PathBuf;
+
+/// Every chapter's number, in order (a new chapter's binary is `chapter-N`).
+pub const CHAPTERS: [usize; 6] = [1, 2, 3, 4, 5, 6];
+
+/// The chapters that run without MNIST (chapter 1 then draws its figures without it).
+pub const WITHOUT_MNIST: [usize; 5] = [1, 2, 3, 4, 6];
 
 /// MNIST's folder, found where the chapters look (without fetching). Without it the test
 /// prints one `skipped` line past libtest's output capture, so that it shows in every
