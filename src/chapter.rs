@@ -42,7 +42,7 @@ use std::path::Path;
 /// # Ok::<(), anyhow::Error>(())
 /// ```
 pub struct Chapter {
-    /// The chapter's number, 1–5: its binary is `chapter-N`.
+    /// The chapter's number: its binary is `chapter-N`.
     pub number: usize,
     /// The title its header prints.
     pub title: &'static str,
