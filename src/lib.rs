@@ -38,6 +38,7 @@ pub mod pointwise;
 pub mod printed;
 pub mod pt;
 pub mod random;
+pub mod record;
 pub mod reduce;
 pub mod refine;
 pub mod report;

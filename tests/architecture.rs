@@ -1,6 +1,7 @@
 //! The map stays true: `ARCHITECTURE.md` names every module under `src/` and every file
 //! under `chapters/`, and names no Rust file that is not there (the README once cited a
-//! `src/notebook.rs` long after it had become a folder).
+//! `src/notebook.rs` long after it had become a folder); and the library's top-level
+//! modules stand in layers, no import running back up (no two of them reach each other).
 
 use std::path::{Path, PathBuf};
 
@@ -86,4 +87,64 @@ fn the_map_names_no_file_that_is_gone() {
         gone.is_empty(),
         "ARCHITECTURE.md names files that are not there: {gone:?}"
     );
+}
+
+/// The top-level modules of `src/` each file's code (not its comments) names through
+/// `crate::`, by the importing file's own top-level module.
+fn module_imports() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut imports =
+        std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for file in rust_files(&root().join("src")) {
+        let module = file
+            .split('/')
+            .next()
+            .unwrap()
+            .trim_end_matches(".rs")
+            .to_string();
+        if module == "lib" {
+            continue;
+        }
+        let text = std::fs::read_to_string(root().join("src").join(&file)).unwrap();
+        let uses = imports.entry(module.clone()).or_default();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (i, _) in line.match_indices("crate::") {
+                let name: String = line[i + "crate::".len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() && name != module {
+                    uses.insert(name);
+                }
+            }
+        }
+    }
+    imports
+}
+
+#[test]
+fn no_import_runs_back_up() {
+    let imports = module_imports();
+    assert!(
+        imports["notebook"].contains("ipynb") && imports["ipynb"].contains("record"),
+        "the imports were read: {imports:?}"
+    );
+    // A module that reaches itself through others is a loop: some import runs back up.
+    for start in imports.keys() {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut pending: Vec<(String, Vec<String>)> = vec![(start.clone(), vec![start.clone()])];
+        while let Some((module, path)) = pending.pop() {
+            for next in imports.get(&module).into_iter().flatten() {
+                assert!(
+                    next != start,
+                    "an import runs back up: {} -> {start}; move what both use down",
+                    path.join(" -> ")
+                );
+                if seen.insert(next.clone()) {
+                    let mut longer = path.clone();
+                    longer.push(next.clone());
+                    pending.push((next.clone(), longer));
+                }
+            }
+        }
+    }
 }

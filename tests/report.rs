@@ -236,7 +236,7 @@ fn pages_are_self_contained_with_at_least_twelve_pngs() {
 
 #[test]
 fn text_is_escaped() {
-    use crossent::notebook::record::{Record, Status};
+    use crossent::record::{Record, Status};
     use crossent::report::{html, ChapterRun};
     let run = ChapterRun {
         number: 9,

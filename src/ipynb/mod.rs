@@ -12,5 +12,5 @@ pub mod matching;
 pub mod read;
 pub mod write;
 
-pub use matching::{CellMatch, Matcher, Rule};
+pub use matching::Matcher;
 pub use read::{FileSeed, NotebookFile};

@@ -19,8 +19,8 @@
 
 use super::matching::chapter_cell_id;
 use super::read::{cell_id, is_annotation, NotebookFile};
-use crate::notebook::record::{Record, Status, Summary};
-use crate::report::{cells, CellView, JsonCell, JsonSummary};
+use crate::record::cells::{cells, CellView, JsonCell, JsonSummary};
+use crate::record::{Record, Status, Summary};
 use anyhow::Result;
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -44,7 +44,7 @@ pub struct Replication<'a> {
 ///
 /// ```
 /// use crossent::ipynb::write::{notebook_bytes, Replication};
-/// use crossent::notebook::record::{Record, Status};
+/// use crossent::record::{Record, Status};
 /// let records = vec![
 ///     Record::Header { title: "Chapter 9".into(), origin: "a test".into() },
 ///     Record::Cell { cell: 1, code: "1 + 1".into(), matched: None },

@@ -24,7 +24,7 @@
 //!
 //! ```
 //! use candle_core::{Device, Tensor};
-//! use crossent::notebook::record::{Record, Status};
+//! use crossent::record::{Record, Status};
 //! use crossent::notebook::Notebook;
 //! let mut nb = Notebook::for_chapter(9, "Chapter 9 — Softmax", "a test", &Default::default())?;
 //! nb.heading("Softmax");
@@ -38,16 +38,15 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
-pub mod record;
 pub mod terminal;
 
 use crate::cli::NotebookArgs;
-use crate::ipynb::{CellMatch, Matcher, NotebookFile};
+use crate::ipynb::{Matcher, NotebookFile};
 use crate::printed::{self, PrintedNumber};
 use crate::pt;
+use crate::record::{CellMatch, Record, Status, Summary};
 use anyhow::{bail, Result};
 use candle_core::Tensor;
-use record::{Record, Status, Summary};
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -277,7 +276,7 @@ impl Notebook {
         }
         self.flush_pending();
         let file = matcher.file();
-        let mut matched_by: Vec<(crate::ipynb::Rule, usize)> = Vec::new();
+        let mut matched_by: Vec<(crate::record::Rule, usize)> = Vec::new();
         let mut unmatched_chapter_cells = Vec::new();
         for record in &self.records {
             if let Record::Cell { cell, matched, .. } = record {

@@ -1,6 +1,6 @@
 //! The terminal renderer: what a chapter prints for each record and for its summary.
 
-use super::record::{Record, Status, Summary};
+use crate::record::{Record, Status, Summary};
 
 /// Every line of `text` after `prefix`.
 pub fn indent(text: &str, prefix: &str) -> String {
@@ -103,7 +103,7 @@ fn notebook_file(
     file: &str,
     sha256: &str,
     code_cells: usize,
-    matched_by: &[(crate::ipynb::matching::Rule, usize)],
+    matched_by: &[(crate::record::Rule, usize)],
     unmatched_chapter_cells: &[usize],
     unmatched_file_cells: &[(usize, Option<String>, String)],
 ) -> String {

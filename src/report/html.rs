@@ -4,8 +4,9 @@
 //! two-column output view folds to one column at a phone's width. Every piece of text
 //! is escaped.
 
-use super::{cells, diff, ChapterRun};
-use crate::notebook::record::{Record, Status, Summary};
+use super::{diff, ChapterRun};
+use crate::record::cells::cells;
+use crate::record::{Record, Status, Summary};
 use base64::Engine as _;
 use std::fmt::Write as _;
 

@@ -3,8 +3,11 @@
 //! output, the HTML report and `report.json` are all rendered from these records, so no
 //! value is computed or formatted twice. `Summary` counts them.
 
-use crate::ipynb::matching::{CellMatch, Rule};
+pub mod cells;
+pub mod matched;
+
 use crate::pt::Conventions;
+pub use matched::{CellMatch, Rule};
 use serde::{Deserialize, Serialize};
 
 /// One event of a chapter run.
