@@ -392,7 +392,68 @@ fn kullback_leibler_divergence(nb: &mut Notebook, device: &Device, draws: &KlDra
         "(14130.125, 46.18621024399691)",
         unseeded,
     );
+    why_every_digit(nb, &[(&p, &q1), (&p, &q2), (&q2, &p)])?;
     samples_are_not_probabilities(nb, &p, &q1, &q2, differ_percentage)
+}
+
+/// The three KL sums in other orders of summation, and how many of their terms meet a
+/// float where PyTorch's `log2` is not the correctly rounded one: what printing every
+/// digit takes.
+fn why_every_digit(nb: &mut Notebook, pairs: &[(&Tensor, &Tensor)]) -> Result<()> {
+    let mut lines =
+        vec!["kl_pq1, kl_pq2, kl_q2p summed in PyTorch's order, and otherwise:".to_string()];
+    let (mut cascade, mut left_to_right, mut in_f64, mut rounded_log2) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut not_correctly_rounded = 0;
+    for (p, q) in pairs {
+        let terms = kl_terms(p, q)?;
+        let kept = masked_select(&terms, &terms.eq(&terms)?)?.to_vec1::<f32>()?;
+        cascade.push(crossent::reduce::sum(&kept).abs());
+        left_to_right.push(kept.iter().fold(0f32, |acc, &t| acc + t).abs());
+        in_f64.push((kept.iter().map(|&t| f64::from(t)).sum::<f64>() as f32).abs());
+        let ratios = (*p / *q)?.to_vec1::<f32>()?;
+        let with_rounded_log2: Vec<f32> = p
+            .to_vec1::<f32>()?
+            .iter()
+            .zip(&ratios)
+            .map(|(&p, &r)| p * crossent::pointwise::log2_correctly_rounded(r))
+            .filter(|t| !t.is_nan())
+            .collect();
+        rounded_log2.push(crossent::reduce::sum(&with_rounded_log2).abs());
+        not_correctly_rounded += ratios
+            .iter()
+            .filter(|&&r| {
+                let (ours, exact) = (
+                    crossent::pointwise::log2(r),
+                    crossent::pointwise::log2_correctly_rounded(r),
+                );
+                ours.to_bits() != exact.to_bits() && !ours.is_nan()
+            })
+            .count();
+    }
+    let floats = |xs: &[f32]| {
+        pt::tuple(
+            &xs.iter()
+                .map(|&x| np::float64(f64::from(x)))
+                .collect::<Vec<_>>(),
+        )
+    };
+    for (label, sums) in [
+        ("PyTorch's cascade over 8 lanes", &cascade),
+        ("float32, left to right", &left_to_right),
+        ("float64, rounded to float32", &in_f64),
+        ("PyTorch's order, correctly rounded log2", &rounded_log2),
+    ] {
+        lines.push(format!("  {label:<41}{}", floats(sums)));
+    }
+    lines.push(format!(
+        "terms where PyTorch's log2 is not the correctly rounded one: {not_correctly_rounded}"
+    ));
+    nb.extra(
+        "why every digit takes PyTorch's order of summation",
+        &lines.join("\n"),
+    );
+    Ok(())
 }
 
 /// The KL example feeds samples to a function of probabilities: what that computes, and

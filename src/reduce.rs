@@ -124,9 +124,9 @@ fn multi_row_sum<const W: usize>(
             i += 1;
         }
         for j in 1..LEVELS {
-            for k in 0..ROWS {
-                let lower = std::mem::replace(&mut acc[j - 1][k], [0f32; W]);
-                add(&mut acc[j][k], &lower);
+            let (below, above) = acc.split_at_mut(j);
+            for (upper, lower) in above[0].iter_mut().zip(below[j - 1].iter_mut()) {
+                add(upper, &std::mem::replace(lower, [0f32; W]));
             }
             if i & (mask << (j as u32 * power)) != 0 {
                 break;
