@@ -18,6 +18,10 @@ floats where `torch.log2` is not the correctly rounded log2 (each one unit away)
 zlib-compressed little-endian words, the gap from the previous float's bits with bit 31
 set where PyTorch's result is one below.
 
+`--chapter-6-kl FIRST END` writes, for each seed in FIRST..END, what the KL cells of
+chapter 6's notebook (d2l's information theory) print after `torch.manual_seed(seed)`:
+`tests/data/chapter-6-kl-seeds.txt`, one line a seed.
+
 `--log2-all` writes `torch.log2` of every positive finite float32 (bits 1 to
 0x7f7fffff, in order) as raw little-endian words, 8.6 GB: the ignored test
 `log2_is_pytorchs_on_every_positive_float` reads it from the file named by
@@ -88,7 +92,28 @@ def log2_exceptions(path):
     print(f"{len(table)} floats", file=sys.stderr)
 
 
+def chapter_6_kl(first, end):
+    """The notebook's KL cells, as it runs them, under each seed."""
+    def nansum(x):
+        return x[~torch.isnan(x)].sum()
+
+    def kl_divergence(p, q):
+        return nansum(p * torch.log2(p / q)).abs().item()
+
+    for seed in range(first, end):
+        torch.manual_seed(seed)
+        p, q1, q2 = (torch.sort(torch.normal(mean, 1, (10000,)))[0] for mean in (0, -1, 1))
+        kl_pq1, kl_pq2 = kl_divergence(p, q1), kl_divergence(p, q2)
+        similar = abs(kl_pq1 - kl_pq2) / ((kl_pq1 + kl_pq2) / 2) * 100
+        kl_q2p = kl_divergence(q2, p)
+        differ = abs(kl_q2p - kl_pq2) / ((kl_q2p + kl_pq2) / 2) * 100
+        print(seed, repr((kl_pq1, kl_pq2, similar)), repr((kl_q2p, differ)))
+
+
 def main():
+    if sys.argv[1:2] == ["--chapter-6-kl"]:
+        chapter_6_kl(int(sys.argv[2]), int(sys.argv[3]))
+        return
     if sys.argv[1:2] == ["--log2-exceptions"]:
         log2_exceptions(sys.argv[2])
         return

@@ -276,6 +276,35 @@ fn chapter_6_under_another_seed_prints_pytorchs_values_for_it() {
     );
 }
 
+/// The KL cells under 64 seeds print, to the last digit, what PyTorch 2.15 prints for
+/// the notebook's code under each (`tests/data/chapter-6-kl-seeds.txt`, from
+/// `scripts/dump_torch_reductions.py --chapter-6-kl 0 64`): the draws, `log2`, the
+/// masked sums and Python's float arithmetic together.
+#[test]
+fn chapter_6_prints_pytorchs_kl_values_under_every_seed_tried() {
+    let expected = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/chapter-6-kl-seeds.txt"
+    ))
+    .unwrap();
+    let mut seeds = 0;
+    for line in expected.lines() {
+        let (seed, printed) = line.split_once(' ').unwrap();
+        let out = run(CHAPTER_6, &["--seed", seed], &[]);
+        assert!(out.status.success(), "seed {seed}: {}", stderr(&out));
+        let text = stdout(&out);
+        let ours: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("Out[8]:"))
+            .filter(|l| l.starts_with('('))
+            .take(2)
+            .collect();
+        assert_eq!(ours.join(" "), printed, "seed {seed}");
+        seeds += 1;
+    }
+    assert_eq!(seeds, 64);
+}
+
 #[test]
 fn chapter_4_on_rounded_inputs_reports_the_mismatches_and_fails() {
     let out = run(CHAPTER_4, &["--as-printed"], &[]);
