@@ -7,9 +7,9 @@
 //! figures go through the same harness. `finish` prints the summary and gives the exit
 //! code: non-zero when any output stopped matching or any check failed.
 //!
-//! The harness records every event as a `Record` (see `record`) and prints it at once
-//! through the terminal renderer (`terminal`); the same records become the HTML report
-//! and `report.json` (see `crate::report`). With `CROSSENT_RECORD=FILE` set, `finish`
+//! The harness records every event as a `Record` (see `crate::record`) and prints it
+//! at once through the terminal renderer (`terminal`); the same records become the HTML
+//! report and `report.json` (see `crate::report`). With `CROSSENT_RECORD=FILE` set, `finish`
 //! also writes the records to FILE as JSON.
 //!
 //! A silent harness prints nothing and only measures how far the outputs are from the
