@@ -11,8 +11,9 @@
 //! `log2_is_pytorchs_on_every_positive_float`, which checks every float and can write
 //! the table again). Zero, negatives, infinity and NaN follow IEEE.
 
+use crate::torchlike::f32_values;
 use anyhow::Result;
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use std::sync::OnceLock;
 
 /// The floats where PyTorch's log2 is not the correctly rounded one: zlib-compressed
@@ -72,7 +73,8 @@ pub fn log2(x: f32) -> f32 {
     }
 }
 
-/// `torch.log2(x)` of a float32 tensor: `log2` of every element, on `x`'s device.
+/// `torch.log2(x)` of a float32 tensor: `log2` of every element, on `x`'s device
+/// (another dtype is an error).
 ///
 /// ```
 /// use candle_core::{Device, Tensor};
@@ -82,13 +84,7 @@ pub fn log2(x: f32) -> f32 {
 /// # Ok::<(), anyhow::Error>(())
 /// ```
 pub fn log2_tensor(x: &Tensor) -> Result<Tensor> {
-    let values: Vec<f32> = x
-        .flatten_all()?
-        .to_dtype(DType::F32)?
-        .to_vec1::<f32>()?
-        .into_iter()
-        .map(log2)
-        .collect();
+    let values: Vec<f32> = f32_values(x, "torch.log2")?.into_iter().map(log2).collect();
     Ok(Tensor::from_vec(values, x.shape(), x.device())?)
 }
 

@@ -18,8 +18,9 @@
 //! Fewer than 8 values are one such accumulator over single floats (4 interleaved
 //! partial sums). `mean` is that sum divided by n in float32.
 
+use crate::torchlike::f32_values;
 use anyhow::Result;
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 
 /// The AVX2 float vector's width.
 const LANES: usize = 8;
@@ -64,7 +65,7 @@ pub fn mean(values: &[f32]) -> f32 {
 }
 
 /// `torch.sum(x)` of a float32 tensor, as a 0-d tensor on its device: `sum` of its
-/// values in memory order.
+/// values in memory order (another dtype is an error).
 ///
 /// ```
 /// use candle_core::{Device, Tensor};
@@ -74,8 +75,7 @@ pub fn mean(values: &[f32]) -> f32 {
 /// # Ok::<(), anyhow::Error>(())
 /// ```
 pub fn sum_all(x: &Tensor) -> Result<Tensor> {
-    let values = x.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
-    Ok(Tensor::new(sum(&values), x.device())?)
+    Ok(Tensor::new(sum(&f32_values(x, "torch.sum")?), x.device())?)
 }
 
 /// `torch.mean(x)` of a float32 tensor, as a 0-d tensor on its device.
@@ -88,8 +88,10 @@ pub fn sum_all(x: &Tensor) -> Result<Tensor> {
 /// # Ok::<(), anyhow::Error>(())
 /// ```
 pub fn mean_all(x: &Tensor) -> Result<Tensor> {
-    let values = x.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
-    Ok(Tensor::new(mean(&values), x.device())?)
+    Ok(Tensor::new(
+        mean(&f32_values(x, "torch.mean")?),
+        x.device(),
+    )?)
 }
 
 /// PyTorch's `row_sum`: `n` items of `W` lanes, four interleaved cascades.

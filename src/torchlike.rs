@@ -105,6 +105,29 @@ pub fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }
 
+/// The values of a float32 tensor in memory order, for the ops that compute on them as
+/// PyTorch does on the CPU (`op` names the op in the error): any other dtype is refused
+/// rather than converted, since its sum or log2 would not be the float32 one PyTorch
+/// prints.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+///
+/// use crossent::torchlike::f32_values;
+///
+/// let x = Tensor::new(&[[1f32, 2.0], [3.0, 4.0]], &Device::Cpu)?;
+/// assert_eq!(f32_values(&x, "torch.sum")?, [1.0, 2.0, 3.0, 4.0]);
+/// let wide = x.to_dtype(candle_core::DType::F64)?;
+/// assert!(f32_values(&wide, "torch.sum").is_err());
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn f32_values(x: &Tensor, op: &str) -> Result<Vec<f32>> {
+    if x.dtype() != DType::F32 {
+        bail!("{op} here takes a float32 tensor, got {:?}", x.dtype());
+    }
+    Ok(x.flatten_all()?.to_vec1::<f32>()?)
+}
+
 /// `x[mask]` with a boolean mask of `x`'s shape (candle's `u8`): the selected elements
 /// in memory order, as a 1-D tensor on `x`'s device (`x[~torch.isnan(x)]` is
 /// `masked_select(&x, &x.eq(&x)?)`).
