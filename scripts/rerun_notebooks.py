@@ -1,6 +1,12 @@
 """Re-runs a chapter's notebook in PyTorch under new random draws, for the tests.
 
 Usage: python3 scripts/rerun_notebooks.py CHAPTER SEED|none NOTEBOOK.ipynb [MNIST_DIR]
+       python3 scripts/rerun_notebooks.py 5 SEED --course 03_minibatch_training.ipynb [MNIST_DIR]
+
+With `--course`, the lesson's own `.ipynb` (fast.ai's course-v3, `nbs/dl2/`; fetch it,
+never commit it) is executed as Jupyter executes it, by nbclient in a fresh kernel, after
+one first cell `import torch` / `torch.manual_seed(SEED)`, in the file's own cell layout:
+see `run_course` below.
 
 NOTEBOOK is the notebook the chapter writes (`chapter-N --write-notebook`): its code
 cells are the original notebook's code. They run here in one IPython shell, after
@@ -28,11 +34,13 @@ the course's pickle stored it.
 chapter 5 with seed 31337, chapter 6 with seed 2): a re-run of the notebook with other numbers, which the
 chapter must replicate from the file alone.
 
-Needs: pip install torch ipython nbformat matplotlib numpy
+Needs: pip install torch ipython nbformat matplotlib numpy (and nbclient ipykernel for
+`--course`)
 """
 
 import json
 import os
+import re
 import sys
 
 import nbformat
@@ -67,7 +75,97 @@ def test_near(a, b):
 '''
 
 
+# The course's `exp/nb_02.py` (what `from exp.nb_02 import *` brings), offline: the names
+# the lesson uses, and `get_data()` reading the IDX files in $MNIST_DIR instead of
+# downloading the course's pickle (the same split and grey levels / 256).
+COURSE_EXP = r'''
+import operator, os, pickle, gzip, math
+from pathlib import Path
+import numpy as np
+import torch, matplotlib as mpl
+import matplotlib.pyplot as plt
+from torch import tensor, nn
+from torch.nn import init
+
+def test(a, b, cmp, cname=None):
+    if cname is None: cname = cmp.__name__
+    assert cmp(a, b), f"{cname}:\n{a}\n{b}"
+
+def test_eq(a, b): test(a, b, operator.eq, '==')
+def near(a, b): return torch.allclose(a, b, rtol=1e-3, atol=1e-5)
+def test_near(a, b): test(a, b, near)
+def normalize(x, m, s): return (x - m) / s
+def test_near_zero(a, tol=1e-3): assert a.abs() < tol, f"Near zero: {a}"
+def mse(output, targ): return (output.squeeze(-1) - targ).pow(2).mean()
+
+def _idx(name, offset):
+    with open(Path(os.environ["MNIST_DIR"]) / name, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
+
+def get_data():
+    images = _idx("train-images-idx3-ubyte", 16).reshape(60000, 784)
+    labels = _idx("train-labels-idx1-ubyte", 8).astype(np.int64)
+    x = images.astype(np.float32) / 256
+    return map(tensor, (x[:50000], labels[:50000], x[50000:], labels[50000:]))
+'''
+
+
+def run_course(seed, path, mnist):
+    """Executes the course's notebook file itself with nbclient (a fresh IPython kernel,
+    as Jupyter runs it), a seed cell first, in a scratch folder holding the offline
+    `exp/nb_02.py`; writes every code cell in the file's order as [code, outputs], where
+    outputs are the cell's nbformat outputs with their images left out (their
+    `text/plain`, `<Figure size …>`, stays) and the scratch folder's path made `.`."""
+    import shutil
+    import tempfile
+
+    import nbclient
+
+    nb = nbformat.read(path, as_version=4)
+    seeding = nbformat.v4.new_code_cell(f"import torch\ntorch.manual_seed({int(seed)})")
+    nb.cells.insert(0, seeding)
+    scratch = tempfile.mkdtemp(prefix="crossent-rerun-")
+    try:
+        os.makedirs(os.path.join(scratch, "exp"))
+        open(os.path.join(scratch, "exp", "__init__.py"), "w").close()
+        with open(os.path.join(scratch, "exp", "nb_02.py"), "w") as f:
+            f.write(COURSE_EXP)
+        os.environ["MNIST_DIR"] = os.path.abspath(mnist)
+        client = nbclient.NotebookClient(
+            nb, timeout=900, kernel_name="python3", allow_errors=False,
+            resources={"metadata": {"path": scratch}})
+        client.execute()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for output in cell.outputs:
+            output = json.loads(json.dumps(output))
+            data = output.get("data")
+            if data is not None:
+                output["data"] = {k: v for k, v in data.items() if k == "text/plain"}
+            if "text" in output:
+                # No path of this machine: the scratch folder, the shell's python.
+                text = output["text"].replace(scratch, ".")
+                output["text"] = re.sub(r"/\S*/bin/(python3?)", r"\1", text)
+            output.pop("execution_count", None)
+            outputs.append(output)
+        cells.append([cell.source, outputs])
+    json.dump(cells, sys.stdout, indent=1, ensure_ascii=False)
+    print()
+
+
+def default_mnist():
+    return os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
+
+
 def main():
+    if len(sys.argv) > 3 and sys.argv[3] == "--course":
+        mnist = sys.argv[5] if len(sys.argv) > 5 else default_mnist()
+        return run_course(sys.argv[2], sys.argv[4], mnist)
     chapter, seed, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     nb = nbformat.read(path, as_version=4)
     shell = InteractiveShell.instance()
@@ -78,8 +176,7 @@ def main():
     # inline backend itself needs none.
     shell.enable_gui = lambda gui=None: None
     if chapter == 5:
-        mnist = sys.argv[4] if len(sys.argv) > 4 else os.path.join(
-            os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
+        mnist = sys.argv[4] if len(sys.argv) > 4 else default_mnist()
         shell.run_cell(LESSON)
         shell.user_ns["MNIST_DIR"] = __import__("pathlib").Path(mnist)
         shell.run_cell("%matplotlib inline")

@@ -8,12 +8,17 @@
 //! cells not yet taken, preferring those after the last match; the answer is kept, so
 //! that the thousands of silent runs of a refinement see the same match and pay nothing.
 //!
+//! The file may lay the same code out in other cells than the chapter: a chapter cell
+//! whose code is several consecutive file cells (their sources one after the other) is
+//! matched to all of them, and one whose code is a run of lines of a file cell (the
+//! chapter splits that cell) to that part; the part that ends the cell holds its output.
+//!
 //! After the first `DECIDE_AFTER` positions the matcher judges whether the file is this
 //! chapter's notebook at all: fewer than half of them matched by id, source or
 //! similarity, and the file is refused in one line naming the counts.
 
 use super::read::{CellKind, NotebookFile};
-use crate::record::{CellMatch, Rule};
+use crate::record::{CellMatch, Part, Rule};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -23,6 +28,8 @@ pub const DECIDE_AFTER: usize = 8;
 const SIMILAR: f64 = 0.6;
 /// The least similarity for the next cell in order to be taken as the match.
 const IN_ORDER: f64 = 0.3;
+/// The most consecutive file cells one chapter cell may span.
+const MAX_SPAN: usize = 12;
 
 /// The judgement on whether the file is the chapter's notebook.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +44,9 @@ struct State {
     /// Per chapter position (from 1): the code asked for and its match.
     by_position: HashMap<usize, (String, Option<CellMatch>)>,
     taken: Vec<bool>,
+    /// Per file cell, how many of its non-blank lines chapter cells have reproduced as
+    /// parts so far (a cell begun in parts is open to its next part only).
+    consumed: Vec<usize>,
     /// The file index of the latest match, in the order positions were first asked.
     last: Option<usize>,
     verdict: Verdict,
@@ -49,6 +59,8 @@ pub struct Matcher {
     file: Arc<NotebookFile>,
     chapter: usize,
     normalised: Vec<String>,
+    /// Each file cell's non-blank lines, normalised.
+    lines: Vec<Vec<String>>,
     state: Mutex<State>,
 }
 
@@ -61,14 +73,22 @@ impl Matcher {
     /// A matcher of chapter `chapter`'s cells against `file`.
     pub fn new(file: Arc<NotebookFile>, chapter: usize) -> Self {
         let normalised = file.cells.iter().map(|c| normalise(&c.source)).collect();
+        let lines = file
+            .cells
+            .iter()
+            .map(|c| normalised_lines(&c.source))
+            .collect();
         let taken = vec![false; file.cells.len()];
+        let consumed = vec![0; file.cells.len()];
         Self {
             file,
             chapter,
             normalised,
+            lines,
             state: Mutex::new(State {
                 by_position: HashMap::new(),
                 taken,
+                consumed,
                 last: None,
                 verdict: Verdict::Pending,
             }),
@@ -95,8 +115,14 @@ impl Matcher {
         }
         let found = self.choose(&state, position, code);
         if let Some(m) = &found {
-            state.taken[m.index] = true;
-            state.last = Some(m.index);
+            match m.part {
+                Some(part) => {
+                    state.consumed[m.index] = part.first_line + part.lines;
+                    state.taken[m.index] = part.ends_cell();
+                }
+                None => m.cells().for_each(|i| state.taken[i] = true),
+            }
+            state.last = Some(m.last());
         }
         state
             .by_position
@@ -109,11 +135,14 @@ impl Matcher {
 
     fn choose(&self, state: &State, position: usize, code: &str) -> Option<CellMatch> {
         let wanted = normalise(code);
+        // Whole cells open to a match: code, not taken, not begun in parts.
         let open: Vec<usize> = self
             .file
             .cells
             .iter()
-            .filter(|c| c.kind == CellKind::Code && !state.taken[c.index])
+            .filter(|c| {
+                c.kind == CellKind::Code && !state.taken[c.index] && state.consumed[c.index] == 0
+            })
             .map(|c| c.index)
             .collect();
         // Cells after the last match first, then the rest, each in file order.
@@ -124,11 +153,13 @@ impl Matcher {
             .filter(after)
             .chain(open.iter().copied().filter(|i| !after(i)))
             .collect();
-        let make = |index: usize, rule: Rule| CellMatch {
-            index,
-            id: self.file.cells[index].id.clone(),
-            rule,
-            similarity: similarity(&wanted, &self.normalised[index]),
+        let make = |index: usize, rule: Rule| {
+            CellMatch::whole(
+                index,
+                self.file.cells[index].id.clone(),
+                rule,
+                similarity(&wanted, &self.normalised[index]),
+            )
         };
         let id = chapter_cell_id(self.chapter, position);
         if let Some(&i) = ordered
@@ -140,18 +171,102 @@ impl Matcher {
         if let Some(&i) = ordered.iter().find(|&&i| self.normalised[i] == wanted) {
             return Some(make(i, Rule::Source));
         }
-        let mut best: Option<(usize, f64)> = None;
-        for &i in &ordered {
-            let s = similarity(&wanted, &self.normalised[i]);
-            if s >= SIMILAR && best.is_none_or(|(_, b)| s > b) {
-                best = Some((i, s));
+        if let Some(part) = self.part(state, &ordered, code) {
+            return Some(part);
+        }
+        let spans: Vec<Vec<usize>> = ordered
+            .iter()
+            .map(|&i| self.span_from(state, i, wanted.len()))
+            .collect();
+        let spanned = |span: &[usize]| {
+            let mut m = make(span[0], Rule::Source);
+            m.continued_in = span[1..].to_vec();
+            m.similarity = similarity(&wanted, &self.joined(span));
+            m
+        };
+        for span in &spans {
+            for end in 2..=span.len() {
+                if self.joined(&span[..end]) == wanted {
+                    return Some(spanned(&span[..end]));
+                }
             }
         }
-        if let Some((i, _)) = best {
-            return Some(make(i, Rule::Similarity));
+        let mut best: Option<(&[usize], f64)> = None;
+        for span in &spans {
+            for end in 1..=span.len() {
+                let s = similarity(&wanted, &self.joined(&span[..end]));
+                if s >= SIMILAR && best.is_none_or(|(_, b)| s > b) {
+                    best = Some((&span[..end], s));
+                }
+            }
+        }
+        if let Some((span, _)) = best {
+            let mut m = spanned(span);
+            m.rule = Rule::Similarity;
+            return Some(m);
         }
         let next = ordered.first().copied().filter(after)?;
         (similarity(&wanted, &self.normalised[next]) >= IN_ORDER).then(|| make(next, Rule::Order))
+    }
+
+    /// The part of a file cell whose next non-blank lines are `code`'s: a cell already
+    /// begun in parts first, else the first lines of an open cell that has more.
+    fn part(&self, state: &State, ordered: &[usize], code: &str) -> Option<CellMatch> {
+        let wanted = normalised_lines(code);
+        if wanted.is_empty() {
+            return None;
+        }
+        let begun = (0..self.file.cells.len())
+            .filter(|&i| !state.taken[i] && state.consumed[i] > 0)
+            .map(|i| (i, state.consumed[i]));
+        let fresh = ordered.iter().map(|&i| (i, 0));
+        let (index, first_line) = begun.chain(fresh).find(|&(i, from)| {
+            let lines = &self.lines[i];
+            lines.len() > from
+                && lines[from..].starts_with(&wanted)
+                && (from > 0 || wanted.len() < lines.len())
+        })?;
+        let cell = &self.file.cells[index];
+        Some(CellMatch {
+            part: Some(Part {
+                first_line,
+                lines: wanted.len(),
+                of: self.lines[index].len(),
+            }),
+            ..CellMatch::whole(index, cell.id.clone(), Rule::Source, 1.0)
+        })
+    }
+
+    /// The open code cells from `first` on, consecutive among the file's code cells (a
+    /// markdown cell between them does not part them), as far as a chapter cell of
+    /// `wanted_len` normalised characters could reach.
+    fn span_from(&self, state: &State, first: usize, wanted_len: usize) -> Vec<usize> {
+        let mut span = Vec::new();
+        let mut length = 0;
+        for cell in self.file.cells[first..].iter() {
+            if cell.kind != CellKind::Code {
+                continue;
+            }
+            let i = cell.index;
+            if state.taken[i] || state.consumed[i] > 0 || span.len() == MAX_SPAN {
+                break;
+            }
+            if self.normalised[i].is_empty() {
+                continue;
+            }
+            if !span.is_empty() && length > 2 * wanted_len {
+                break;
+            }
+            length += self.normalised[i].len() + 1;
+            span.push(i);
+        }
+        span
+    }
+
+    /// The normalised sources of `cells`, one after the other.
+    fn joined(&self, cells: &[usize]) -> String {
+        let parts: Vec<&str> = cells.iter().map(|&i| self.normalised[i].as_str()).collect();
+        parts.join(" ")
     }
 
     fn judge(&self, state: &State) -> Verdict {
@@ -202,7 +317,9 @@ impl Matcher {
         let state = self.state();
         self.file
             .code_cells()
-            .filter(|c| !state.taken[c.index] && !c.source.trim().is_empty())
+            .filter(|c| {
+                !state.taken[c.index] && state.consumed[c.index] == 0 && !c.source.trim().is_empty()
+            })
             .map(|c| c.index)
             .collect()
     }
@@ -230,6 +347,15 @@ impl Matcher {
 /// A source with every run of whitespace made one space, and none at either end.
 pub fn normalise(source: &str) -> String {
     source.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A source's non-blank lines, each with its runs of whitespace made one space.
+fn normalised_lines(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .map(normalise)
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// The Dice coefficient of the two texts' character bigrams (with multiplicity): 1 for
@@ -307,6 +433,89 @@ mod tests {
         assert_eq!(m.unmatched_file_cells(), vec![5]);
         // Asking again returns the same answer, whatever was taken since.
         assert_eq!(m.lookup(1, "import torch").unwrap().index, 0);
+    }
+
+    #[test]
+    fn a_chapter_cell_spans_the_file_cells_it_merges() {
+        let f = file(&[
+            ("layers = [nn.Linear(m,nh), nn.ReLU()]", None),
+            ("class Model(nn.Module):\n    pass", None),
+            ("model = Model(layers)", None),
+            ("model", None),
+            ("fit()", None),
+        ]);
+        let m = Matcher::new(f, 5);
+        let merged = m
+            .lookup(
+                1,
+                "layers = [nn.Linear(m,nh), nn.ReLU()]\n\nclass Model(nn.Module):\n    pass\n\n\
+                 model = Model(layers)\nmodel",
+            )
+            .unwrap();
+        assert_eq!((merged.rule, merged.index), (Rule::Source, 0));
+        assert_eq!(merged.continued_in, vec![1, 2, 3]);
+        assert_eq!(merged.describe(), "notebook cells 1–4");
+        // An edited merge (a comment line the file does not have) spans by similarity.
+        let f = file(&[
+            ("model = get_model()", None),
+            ("for xb in dl:\n    step(xb)", None),
+            ("loss,acc = evaluate()\nassert acc>0.7\nloss,acc", None),
+            ("other_cell()", None),
+        ]);
+        let m = Matcher::new(f, 5);
+        let similar = m
+            .lookup(
+                1,
+                "model = get_model()\n\nfor xb in dl:\n    step(xb)\n\nloss,acc = evaluate()\nloss,acc",
+            )
+            .unwrap();
+        assert_eq!(similar.rule, Rule::Similarity);
+        assert_eq!(
+            (similar.index, similar.continued_in.clone()),
+            (0, vec![1, 2])
+        );
+        assert_eq!(m.unmatched_file_cells(), vec![3]);
+    }
+
+    #[test]
+    fn chapter_cells_split_a_file_cell_into_parts() {
+        let f = file(&[
+            (
+                "bs=64   # batch size\n\nxb = x[0:bs]\npreds = model(xb)\npreds[0]",
+                None,
+            ),
+            ("y", None),
+        ]);
+        let m = Matcher::new(f, 5);
+        let first = m.lookup(1, "bs=64 # batch size").unwrap();
+        assert_eq!(
+            first.part,
+            Some(Part {
+                first_line: 0,
+                lines: 1,
+                of: 4
+            })
+        );
+        assert!(!first.holds_output());
+        let rest = m
+            .lookup(2, "xb = x[0:bs]\npreds = model(xb)\npreds[0]")
+            .unwrap();
+        assert_eq!(rest.index, 0);
+        assert_eq!(
+            rest.part,
+            Some(Part {
+                first_line: 1,
+                lines: 3,
+                of: 4
+            })
+        );
+        assert!(rest.holds_output());
+        assert_eq!(rest.describe(), "notebook cell 1, lines 2–4 of 4");
+        assert_eq!(m.unmatched_file_cells(), vec![1]);
+        // A line that only begins a file line is no part of it.
+        let f = file(&[("model = Model()\nmodel", None)]);
+        let found = Matcher::new(f, 5).lookup(1, "model");
+        assert!(found.as_ref().is_none_or(|m| m.part.is_none()), "{found:?}");
     }
 
     #[test]

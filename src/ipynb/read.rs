@@ -62,6 +62,43 @@ pub struct NotebookFile {
     pub cells: Vec<FileCell>,
 }
 
+/// Why a cell that no chapter cell reproduces is not one a chapter runs, from its source:
+/// a help (`??`) cell, a shell command, an IPython magic, or none of these.
+///
+/// ```
+/// use crossent::ipynb::read::why_not_reproduced;
+/// assert!(why_not_reproduced("nn.Sequential??").starts_with("a help cell"));
+/// assert!(why_not_reproduced("!python notebook2script.py x.ipynb").starts_with("a shell command"));
+/// assert!(why_not_reproduced("import torch\ntorch.manual_seed(7)").starts_with("a seeding cell"));
+/// assert_eq!(why_not_reproduced("x = 1"), "no cell of the chapter reproduces this cell");
+/// ```
+pub fn why_not_reproduced(source: &str) -> String {
+    let lines: Vec<&str> = source
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let all = |test: fn(&str) -> bool| !lines.is_empty() && lines.iter().all(|l| test(l));
+    if all(|l| l.ends_with('?') || l.starts_with('?')) {
+        "a help cell (`??`): Jupyter's pager shows the object's source or docstring, which \
+         no chapter computes"
+            .into()
+    } else if all(|l| {
+        l.starts_with("import ") || l.starts_with("from ") || l.starts_with("torch.manual_seed(")
+    }) && lines.iter().any(|l| l.starts_with("torch.manual_seed("))
+    {
+        "a seeding cell: it displays the generator object, at an address of that run's \
+         memory; the chapter takes its seed"
+            .into()
+    } else if all(|l| l.starts_with('!')) {
+        "a shell command: its output is the machine's, not the notebook's computation".into()
+    } else if all(|l| l.starts_with('%')) {
+        "an IPython magic: its output is the kernel's, not the notebook's computation".into()
+    } else {
+        "no cell of the chapter reproduces this cell".into()
+    }
+}
+
 impl NotebookFile {
     /// Reads and checks `path`; every failure is one line naming the file and the fault.
     ///

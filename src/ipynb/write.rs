@@ -115,10 +115,26 @@ fn with_original(r: &Replication, original: &NotebookFile) -> Value {
     let summary = Summary::of(r.records);
     let mut notebook = original.json.clone();
     let views = cells(r.records);
+    // The chapter cell that holds a file cell's output, and whether the output goes into
+    // this file cell: of a span, the last cell that displayed something (else the last).
     let view_of = |index: usize| {
-        views
+        let covering = |v: &&CellView| {
+            v.matched
+                .as_ref()
+                .is_some_and(|m| m.cells().any(|i| i == index))
+        };
+        let view = views
             .iter()
-            .find(|v| v.matched.as_ref().is_some_and(|m| m.index == index))
+            .filter(covering)
+            .find(|v| v.matched.as_ref().is_some_and(|m| m.holds_output()))
+            .or_else(|| views.iter().find(covering))?;
+        let m = view.matched.as_ref()?;
+        let shown_in = m
+            .cells()
+            .filter(|&i| original.cells.get(i).is_some_and(|c| c.printed.is_some()))
+            .last()
+            .unwrap_or(m.last());
+        Some((view, m.holds_output() && shown_in == index))
     };
     let mut ids = HashSet::new();
     if let Some(list) = notebook.get_mut("cells").and_then(Value::as_array_mut) {
@@ -137,7 +153,16 @@ fn with_original(r: &Replication, original: &NotebookFile) -> Value {
                 .entry("metadata")
                 .or_insert_with(|| Value::Object(Map::new()));
             match view_of(index) {
-                Some(view) => {
+                Some((view, false)) => {
+                    if let Some(m) = metadata.as_object_mut() {
+                        m.insert(
+                            "crossent".into(),
+                            json!({"status": "part_of_chapter_cell", "chapter_cell": view.cell}),
+                        );
+                    }
+                    obj.insert("outputs".into(), json!([]));
+                }
+                Some((view, true)) => {
                     if let Some(m) = metadata.as_object_mut() {
                         m.insert("crossent".into(), cell_metadata(view));
                     }
@@ -349,6 +374,10 @@ fn cell_metadata(view: &CellView) -> Value {
             "matched".into(),
             json!({"file_cell": matched.index + 1, "rule": matched.rule.name()}),
         );
+        if matched.continued_in.len() + usize::from(matched.part.is_some()) > 0 {
+            m["matched"]["file_cells"] = json!(matched.cells().map(|i| i + 1).collect::<Vec<_>>());
+            m["matched"]["holds_output"] = json!(matched.holds_output());
+        }
     }
     if !cell.checks.is_empty() {
         m.insert("checks".into(), json!(cell.checks));
@@ -376,6 +405,7 @@ fn notebook_metadata(r: &Replication, summary: &Summary) -> Value {
             matched_by,
             unmatched_chapter_cells,
             unmatched_file_cells,
+            uncompared_outputs,
             ..
         } = record
         {
@@ -389,6 +419,10 @@ fn notebook_metadata(r: &Replication, summary: &Summary) -> Value {
                 "unmatched_file_cells": unmatched_file_cells
                     .iter()
                     .map(|(i, _, _)| i + 1)
+                    .collect::<Vec<_>>(),
+                "uncompared_outputs": uncompared_outputs
+                    .iter()
+                    .map(|(i, why)| json!({"file_cell": i + 1, "reason": why}))
                     .collect::<Vec<_>>(),
             });
         }

@@ -92,6 +92,33 @@ impl Linear {
     }
 }
 
+/// `Linear → ReLU → Linear` over `params` in PyTorch's order (weight and bias of the
+/// first layer, then of the second), sharing them: every model of the lesson is this one
+/// whatever its class (`Model`, `SequentialModel`, `nn.Sequential`), so a sensitivity
+/// re-run trains it on fresh copies of a model's parameters.
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+/// use candle_nn::Module;
+/// let (model, params, _) = crossent::lesson::model::sequential(
+///     &mut crossent::random::Generator::manual_seed(0), 784, 50, 10, &Device::Cpu)?;
+/// let x = Tensor::ones((2, 784), DType::F32, &Device::Cpu)?;
+/// let again = crossent::lesson::model::mlp(&params)?;
+/// let diff = (model.forward(&x)? - again.forward(&x)?)?.abs()?.max_all()?.to_scalar::<f32>()?;
+/// assert_eq!(diff, 0.0);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn mlp(params: &[Var]) -> Result<candle_nn::Sequential> {
+    let [w1, b1, w2, b2] = params else {
+        anyhow::bail!("the lesson's model has 4 parameters, not {}", params.len());
+    };
+    let layer = |w: &Var, b: &Var| FusedLinear::new(w.as_tensor().clone(), b.as_tensor().clone());
+    Ok(candle_nn::seq()
+        .add(layer(w1, b1))
+        .add(candle_nn::Activation::Relu)
+        .add(layer(w2, b2)))
+}
+
 /// `nn.Sequential(nn.Linear(n_in, nh), nn.ReLU(), nn.Linear(nh, n_out))` as candle-nn's
 /// `Sequential` of the library's `FusedLinear` and candle-nn's ReLU, freshly initialised:
 /// the model, its parameters (for an optimizer) and how PyTorch prints it.

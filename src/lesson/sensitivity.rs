@@ -1,6 +1,6 @@
 //! How sensitive a training's printed output is to rounding: the training run again with
 //! the noise of another summation order in every step (`Noise`), and how far the output
-//! moves (`spread`). Chapter 5 compares its training outputs with a seeded PyTorch run of
+//! moves (`spread`, the runs on every core). Chapter 5 compares its training outputs with a seeded PyTorch run of
 //! the lesson within a tolerance measured this way: the weights and batches are
 //! PyTorch's bit for bit, but candle's matrix products round otherwise than PyTorch's,
 //! and training amplifies rounding.
@@ -11,42 +11,59 @@ use candle_core::{Tensor, Var};
 
 use crate::random::Generator;
 
-/// How far `printed`, the output of a training of `params` from `initial`, moves when
-/// `rerun` trains again from `initial` with each of `runs` noise patterns: the largest
-/// absolute difference of any printed number. The trained values are put back.
+/// How far `printed`, the output of a training from the parameter values `initial`,
+/// moves when `retrain` trains fresh copies of `initial` again, once with each of `runs`
+/// noise patterns: the largest absolute difference of any printed number. The runs share
+/// the machine's cores (a rayon pool of its own, one run a thread); each run's result
+/// depends on its pattern alone, so the spread is the same on any thread count.
+///
+/// `retrain` gets the fresh parameters and the noise its optimizer steps must add
+/// (`Noise::after_step`), and gives the printed output.
 ///
 /// ```
-/// use candle_core::{Device, Tensor, Var};
-/// use crossent::lesson::sensitivity::{snapshot, spread};
+/// use candle_core::{Device, Tensor};
+/// use crossent::lesson::sensitivity::spread;
 ///
-/// let w = Var::from_tensor(&Tensor::new(&[1.0f32], &Device::Cpu)?)?;
-/// let initial = snapshot(&[w.clone()])?;
+/// let initial = vec![Tensor::new(&[1.0f32], &Device::Cpu)?];
 /// // A "training" that prints its parameter: noise that never steps moves nothing.
-/// let moved = spread(&[w.clone()], &initial, "tensor([1.])", 2, 0.5, |_noise| {
-///     Ok(crossent::pt::repr(w.as_tensor())?)
+/// let moved = spread(&initial, "tensor([1.])", 2, 0.5, |params, _noise| {
+///     Ok(crossent::pt::repr(params[0].as_tensor())?)
 /// })?;
 /// assert_eq!(moved, 0.0);
 /// # Ok::<(), anyhow::Error>(())
 /// ```
 pub fn spread(
-    params: &[Var],
     initial: &[Tensor],
     printed: &str,
     runs: usize,
     lr: f64,
-    mut rerun: impl FnMut(&Noise) -> Result<String>,
+    retrain: impl Fn(&[Var], &Noise) -> Result<String> + Sync,
 ) -> Result<f64> {
-    let trained = snapshot(params)?;
-    let mut spread = 0f64;
-    for pattern in 0..runs {
-        restore(params, initial)?;
-        let moved = rerun(&Noise::new(params, pattern, lr)?)?;
+    use rayon::prelude::*;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, runs.max(1));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| anyhow!("cannot start the threads of the sensitivity runs: {e}"))?;
+    // The printing conventions are the calling thread's; the runs print as it does.
+    let conventions = crate::pt::conventions::current();
+    let one = |pattern: usize| -> Result<f64> {
+        crate::pt::conventions::set(conventions);
+        let params = initial
+            .iter()
+            .map(Var::from_tensor)
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let moved = retrain(&params, &Noise::new(&params, pattern, lr)?)?;
         let (largest, _) = crate::printed::largest_differences(printed, &moved)
             .ok_or_else(|| anyhow!("a re-run printed another shape: {moved}"))?;
-        spread = spread.max(largest);
-    }
-    restore(params, &trained)?;
-    Ok(spread)
+        Ok(largest)
+    };
+    let moved: Vec<Result<f64>> = pool.install(|| (0..runs).into_par_iter().map(one).collect());
+    moved
+        .into_iter()
+        .try_fold(0f64, |spread, m| Ok(spread.max(m?)))
 }
 
 /// Copies of the parameters' values.
@@ -55,14 +72,6 @@ pub fn snapshot(params: &[Var]) -> Result<Vec<Tensor>> {
         .iter()
         .map(|p| p.as_tensor().copy())
         .collect::<candle_core::Result<_>>()?)
-}
-
-/// Puts `values` (a `snapshot`) back into `params`.
-pub fn restore(params: &[Var], values: &[Tensor]) -> Result<()> {
-    for (p, v) in params.iter().zip(values) {
-        p.set(v)?;
-    }
-    Ok(())
 }
 
 /// Rounding noise put into each optimizer step of a sensitivity re-run, of the two kinds
@@ -84,17 +93,6 @@ pub struct Noise<'p> {
 pub const NOISE_MASKS: usize = 16;
 
 impl<'p> Noise<'p> {
-    /// No noise: the training as it is.
-    pub fn none() -> Self {
-        Self {
-            params: &[],
-            masks: Vec::new(),
-            pattern: 0,
-            lr: 0.0,
-            step: Default::default(),
-        }
-    }
-
     /// Noise pattern `pattern` for `params`, which an optimizer steps with learning rate
     /// `lr`.
     pub fn new(params: &'p [Var], pattern: usize, lr: f64) -> Result<Self> {

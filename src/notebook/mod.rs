@@ -300,6 +300,7 @@ impl Notebook {
                 (i, cell.id.clone(), first)
             })
             .collect();
+        let uncompared_outputs = uncompared_outputs(&self.records, file);
         self.record(Record::NotebookFile {
             file: file.name.clone(),
             sha256: file.sha256.clone(),
@@ -307,6 +308,7 @@ impl Notebook {
             matched_by,
             unmatched_chapter_cells,
             unmatched_file_cells,
+            uncompared_outputs,
         });
         Ok(())
     }
@@ -366,14 +368,28 @@ impl Notebook {
             return Ok(Cow::Borrowed(builtin));
         };
         let file = matcher.file();
-        match matched {
-            None => Err(format!("no code cell of {} has this code", file.name)),
-            Some(m) => file.cells[m.index]
-                .printed
-                .clone()
-                .map(Cow::Owned)
-                .ok_or_else(|| format!("its cell in {} printed nothing", file.name)),
+        let Some(m) = matched else {
+            return Err(format!("no code cell of {} has this code", file.name));
+        };
+        if !m.holds_output() {
+            return Err(format!(
+                "it is a part of {} in {}, which displays its output after its last line",
+                m.describe(),
+                file.name
+            ));
         }
+        let printed: Vec<&str> = m
+            .cells()
+            .filter_map(|i| file.cells[i].printed.as_deref())
+            .collect();
+        if printed.is_empty() {
+            return Err(if m.continued_in.is_empty() {
+                format!("its cell in {} printed nothing", file.name)
+            } else {
+                format!("none of its {} in {} printed", m.describe(), file.name)
+            });
+        }
+        Ok(Cow::Owned(printed.join("\n")))
     }
 
     /// The text a notebook cell printed, for reading a random input from it: the
@@ -397,6 +413,24 @@ impl Notebook {
                     self.chapter
                 )
             })
+    }
+
+    /// The text the next cell's output will be compared with, if the cell's code is
+    /// `code`: with a notebook file, what its matched cells displayed; without one,
+    /// `builtin`; `None` where there is nothing to compare with. A chapter asks it to skip
+    /// work that only an output that is not verbatim needs (chapter 5 measures a
+    /// training's sensitivity only then).
+    ///
+    /// ```
+    /// let mut nb = crossent::notebook::Notebook::silent();
+    /// assert_eq!(nb.next_comparison("1 + 1", "2").as_deref(), Some("2"));
+    /// ```
+    pub fn next_comparison(&mut self, code: &str, builtin: &str) -> Option<String> {
+        let matched = self
+            .matcher
+            .as_ref()
+            .and_then(|m| m.lookup(self.position + 1, code));
+        self.expected(&matched, builtin).ok().map(Cow::into_owned)
     }
 
     /// Keeps a record and, unless silent, prints it. A silent harness, which `refine`
@@ -755,6 +789,52 @@ impl Notebook {
         self.output(n, output, &notebook, Status::Seeded { reason });
     }
 
+    /// A cell whose notebook output may be stale: printed by an earlier version of its
+    /// code, in which the name `now` was `then` (a class renamed after the cell last ran).
+    /// Compared verbatim; where the notebook's text is the output with `now` made `then`
+    /// and nothing else, it matches number for number, the stale name is said, and the
+    /// notebook's mistake is recorded; any other difference is a mismatch.
+    ///
+    /// ```
+    /// let mut nb = crossent::notebook::Notebook::silent();
+    /// nb.show_maybe_stale("SequentialModel()", "SequentialModel()", "Model()", ("SequentialModel(", "Model("));
+    /// assert!(nb.passed());
+    /// nb.show_maybe_stale("SequentialModel()", "SequentialModel(1)", "Model(2)", ("SequentialModel(", "Model("));
+    /// assert!(!nb.passed());
+    /// ```
+    pub fn show_maybe_stale(
+        &mut self,
+        code: &str,
+        output: &str,
+        notebook: &str,
+        (now, then): (&str, &str),
+    ) {
+        let matched = self.locate(code);
+        let expected = self.expected(&matched, notebook);
+        let n = self.open_cell(code, matched);
+        let Some(theirs) = self.compared_with(n, output, expected) else {
+            return;
+        };
+        if output != theirs && output.replace(now, then) == *theirs {
+            let damage = format!(
+                "the notebook's output is stale: it reads `{then}` where the cell's code, run \
+                 today, prints `{now}`"
+            );
+            self.output(n, output, &theirs, Status::NumberForNumber { damage });
+            self.finding(
+                "an output printed by an earlier version of its cell",
+                &format!(
+                    "The notebook shows `{then}…` under code that prints `{now}…`: the cell ran \
+                     before its code was changed and was not run again. Its other text is \
+                     the chapter's, verbatim."
+                ),
+            );
+        } else {
+            self.add_misfit_of_text(output, &theirs);
+            self.compare(n, output, &theirs, None);
+        }
+    }
+
     /// A cell whose text output may only match within `tolerance`.
     pub fn show_within(&mut self, code: &str, output: &str, notebook: &str, tolerance: &Tolerance) {
         self.show_compared(code, output, notebook, Some(tolerance));
@@ -824,7 +904,7 @@ impl Notebook {
     ) -> Result<()> {
         self.fail_if_refused()?;
         let matched = self.locate(code);
-        let file_cell = matched.as_ref().map(|m| m.index);
+        let file_cell = matched.clone();
         let cell = self.open_cell(code, matched);
         self.record_figure(cell, file_cell, draw)
     }
@@ -834,9 +914,7 @@ impl Notebook {
     /// output (`crate::pt::conventions::figure_text`), its image is recorded here.
     pub fn figure_here(&mut self, draw: impl FnOnce() -> Result<FigureRecord>) -> Result<()> {
         let file_cell = self.records.iter().rev().find_map(|r| match r {
-            Record::Cell { cell, matched, .. } if *cell == self.cells => {
-                Some(matched.as_ref().map(|m| m.index))
-            }
+            Record::Cell { cell, matched, .. } if *cell == self.cells => Some(matched.clone()),
             _ => None,
         });
         self.record_figure(self.cells, file_cell.flatten(), draw)
@@ -845,14 +923,17 @@ impl Notebook {
     fn record_figure(
         &mut self,
         cell: usize,
-        file_cell: Option<usize>,
+        file_cell: Option<CellMatch>,
         draw: impl FnOnce() -> Result<FigureRecord>,
     ) -> Result<()> {
         if self.silent {
             return Ok(());
         }
         let original_images = match (file_cell, &self.matcher) {
-            (Some(index), Some(matcher)) => matcher.file().cells[index].images.clone(),
+            (Some(m), Some(matcher)) if m.holds_output() => m
+                .cells()
+                .flat_map(|i| matcher.file().cells[i].images.iter().cloned())
+                .collect(),
             _ => Vec::new(),
         };
         let drawn = draw()?;
@@ -922,6 +1003,56 @@ impl Notebook {
             },
         )
     }
+}
+
+/// The outputs `file` holds that no output of the chapter was compared with, by file cell
+/// (index from 0), each with why: every output of the file is accounted for, compared,
+/// shown beside the chapter's with a stated reason, or listed here.
+fn uncompared_outputs(records: &[Record], file: &NotebookFile) -> Vec<(usize, String)> {
+    use std::collections::{HashMap, HashSet};
+    let with_output: HashSet<usize> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Output { cell, .. } => Some(*cell),
+            _ => None,
+        })
+        .collect();
+    // Which chapter cell holds each file cell's output, and which reproduce a part only.
+    let mut holder: HashMap<usize, usize> = HashMap::new();
+    let mut in_part: HashMap<usize, usize> = HashMap::new();
+    for r in records {
+        if let Record::Cell {
+            cell,
+            matched: Some(m),
+            ..
+        } = r
+        {
+            for i in m.cells() {
+                if m.holds_output() {
+                    holder.insert(i, *cell);
+                } else {
+                    in_part.entry(i).or_insert(*cell);
+                }
+            }
+        }
+    }
+    file.code_cells()
+        .filter(|c| c.printed.is_some() || !c.images.is_empty())
+        .filter_map(|c| {
+            let why = match (holder.get(&c.index), in_part.get(&c.index)) {
+                (Some(cell), _) if with_output.contains(cell) => return None,
+                (Some(cell), _) => {
+                    format!("chapter cell {cell} reproduces it and prints no output")
+                }
+                (None, Some(cell)) => format!(
+                    "chapter cell {cell} reproduces its first lines only, not the line that \
+                     displays its output"
+                ),
+                (None, None) => crate::ipynb::read::why_not_reproduced(&c.source),
+            };
+            Some((c.index, why))
+        })
+        .collect()
 }
 
 /// A figure the chapter wrote, read back for a notebook (bounded: figures are small).

@@ -32,7 +32,7 @@ pub fn render(record: &Record) -> String {
         } => {
             let matched = matched
                 .as_ref()
-                .map(|m| format!(" (notebook cell {}, by {})", m.index + 1, m.rule.name()))
+                .map(|m| format!(" ({}, by {})", m.describe(), m.rule.name()))
                 .unwrap_or_default();
             format!("\nIn [{cell}]:{matched}\n{}", indent(code, "    "))
         }
@@ -87,6 +87,7 @@ pub fn render(record: &Record) -> String {
             matched_by,
             unmatched_chapter_cells,
             unmatched_file_cells,
+            uncompared_outputs,
         } => notebook_file(
             file,
             sha256,
@@ -94,6 +95,7 @@ pub fn render(record: &Record) -> String {
             matched_by,
             unmatched_chapter_cells,
             unmatched_file_cells,
+            uncompared_outputs,
         ),
     }
 }
@@ -106,6 +108,7 @@ fn notebook_file(
     matched_by: &[(crate::record::Rule, usize)],
     unmatched_chapter_cells: &[usize],
     unmatched_file_cells: &[(usize, Option<String>, String)],
+    uncompared_outputs: &[(usize, String)],
 ) -> String {
     let matched: usize = matched_by.iter().map(|(_, n)| n).sum();
     let rules = matched_by
@@ -144,6 +147,17 @@ fn notebook_file(
                 .map(|i| format!(" (id {i})"))
                 .unwrap_or_default();
             lines.push(format!("    file cell {}{id}: {first_line}", index + 1));
+        }
+    }
+    if uncompared_outputs.is_empty() {
+        lines.push("  outputs of the file compared with none of the chapter's: none".into());
+    } else {
+        lines.push(format!(
+            "  outputs of the file compared with none of the chapter's: {}",
+            uncompared_outputs.len()
+        ));
+        for (index, why) in uncompared_outputs {
+            lines.push(format!("    file cell {}: {why}", index + 1));
         }
     }
     lines.join("\n")

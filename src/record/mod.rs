@@ -7,7 +7,7 @@ pub mod cells;
 pub mod matched;
 
 use crate::pt::Conventions;
-pub use matched::{CellMatch, Rule};
+pub use matched::{CellMatch, Part, Rule};
 use serde::{Deserialize, Serialize};
 
 /// One event of a chapter run.
@@ -132,6 +132,10 @@ pub enum Record {
         /// The file's code cells that no chapter cell reproduces: (index from 0, id, the
         /// first line of its source).
         unmatched_file_cells: Vec<(usize, Option<String>, String)>,
+        /// The outputs the file holds that no output of the chapter was compared with:
+        /// (the file cell's index from 0, why).
+        #[serde(default)]
+        uncompared_outputs: Vec<(usize, String)>,
     },
 }
 

@@ -113,6 +113,17 @@ pub struct JsonNotebookFile {
     pub unmatched_chapter_cells: Vec<usize>,
     /// The file's code cells (numbered from 1) that no chapter cell reproduces.
     pub unmatched_file_cells: Vec<JsonFileCell>,
+    /// The file's outputs that no output of the chapter was compared with.
+    pub uncompared_outputs: Vec<JsonUncompared>,
+}
+
+/// An output of the notebook file that no output of the chapter was compared with.
+#[derive(Serialize)]
+pub struct JsonUncompared {
+    /// The file cell that displayed it, numbered from 1.
+    pub cell: usize,
+    /// Why it was not compared.
+    pub reason: String,
 }
 
 /// A cell of the notebook file.
@@ -136,6 +147,7 @@ impl JsonNotebookFile {
                 matched_by,
                 unmatched_chapter_cells,
                 unmatched_file_cells,
+                uncompared_outputs,
             } => Some(Self {
                 file: file.clone(),
                 sha256: sha256.clone(),
@@ -151,6 +163,13 @@ impl JsonNotebookFile {
                         cell: index + 1,
                         id: id.clone(),
                         first_line: first_line.clone(),
+                    })
+                    .collect(),
+                uncompared_outputs: uncompared_outputs
+                    .iter()
+                    .map(|(index, reason)| JsonUncompared {
+                        cell: index + 1,
+                        reason: reason.clone(),
                     })
                     .collect(),
             }),
