@@ -6,7 +6,9 @@ Usage: python3 scripts/rerun_notebooks.py CHAPTER SEED|none NOTEBOOK.ipynb [MNIS
 With `--course`, the lesson's own `.ipynb` (fast.ai's course-v3, `nbs/dl2/`; fetch it,
 never commit it) is executed as Jupyter executes it, by nbclient in a fresh kernel, after
 one first cell `import torch` / `torch.manual_seed(SEED)`, in the file's own cell layout:
-see `run_course` below.
+see `run_course` below. With `ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2
+DNNL_MAX_CPU_ISA=AVX2` in the environment, PyTorch runs its AVX2 kernels on an AVX-512
+machine and sums as another machine does (the tests keep seed 31337 both ways).
 
 NOTEBOOK is the notebook the chapter writes (`chapter-N --write-notebook`): its code
 cells are the original notebook's code. They run here in one IPython shell, after
@@ -24,14 +26,14 @@ Chapter 6 (d2l's information theory) seeds its own draws in a cell of its own
 (`torch.manual_seed(1)`): a re-run under SEED changes that cell's seed, as a user re-running
 the notebook with another seed does, and writes no seeding pair.
 
-Chapter 5 (fast.ai's lesson) runs offline: `from exp.nb_02 import *` is replaced by the
-few names the lesson uses, and `get_data()` builds the course's `mnist.pkl.gz` split
-from the IDX files in MNIST_DIR (default ../shared/data/mnist): the first 50,000
-training images for training, the next 10,000 for validation, each grey level / 256 as
-the course's pickle stored it.
+Chapter 5 (fast.ai's lesson) is re-run from the course's own file with `--course`,
+offline: `from exp.nb_02 import *` finds a module written here (`COURSE_EXP`) whose
+`get_data()` builds the course's `mnist.pkl.gz` split from the IDX files in MNIST_DIR
+(default ../shared/data/mnist): the first 50,000 training images for training, the next
+10,000 for validation, each grey level / 256 as the course's pickle stored it.
 
 `tests/notebooks.rs` holds the output in `tests/data/` (chapters 2 and 4 with seed 2026,
-chapter 5 with seed 31337, chapter 6 with seed 2): a re-run of the notebook with other numbers, which the
+chapter 5 with seed 31337 from the course's file, chapter 6 with seed 2): a re-run of the notebook with other numbers, which the
 chapter must replicate from the file alone.
 
 Needs: pip install torch ipython nbformat matplotlib numpy (and nbclient ipykernel for
@@ -51,29 +53,6 @@ from IPython.utils.capture import capture_output
 # The chapters' notebooks import fastai; its `tensor` and star imports are all that
 # their code uses of it.
 FASTAI = "import torch\nfrom torch import tensor, nn\nimport torch.nn.functional as F\n"
-
-# What the lesson's `from exp.nb_02 import *` brings that its cells use.
-LESSON = FASTAI + r'''
-import matplotlib as mpl, matplotlib.pyplot as plt
-import numpy as np
-from pathlib import Path
-
-def _idx(path, offset):
-    with open(path, "rb") as f:
-        return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
-
-def get_data():
-    images = _idx(MNIST_DIR / "train-images-idx3-ubyte", 16).reshape(60000, 784)
-    labels = _idx(MNIST_DIR / "train-labels-idx1-ubyte", 8).astype(np.int64)
-    x = images.astype(np.float32) / 256
-    return map(tensor, (x[:50000], labels[:50000], x[50000:], labels[50000:]))
-
-def near(a, b): return torch.allclose(a, b, rtol=1e-3, atol=1e-5)
-
-def test_near(a, b):
-    assert near(a, b), f"near:\n{a}\n{b}"
-'''
-
 
 # The course's `exp/nb_02.py` (what `from exp.nb_02 import *` brings), offline: the names
 # the lesson uses, and `get_data()` reading the IDX files in $MNIST_DIR instead of
@@ -176,12 +155,8 @@ def main():
     # inline backend itself needs none.
     shell.enable_gui = lambda gui=None: None
     if chapter == 5:
-        mnist = sys.argv[4] if len(sys.argv) > 4 else default_mnist()
-        shell.run_cell(LESSON)
-        shell.user_ns["MNIST_DIR"] = __import__("pathlib").Path(mnist)
-        shell.run_cell("%matplotlib inline")
-    else:
-        shell.run_cell(FASTAI)
+        raise SystemExit("chapter 5's lesson is re-run from its own file: use --course")
+    shell.run_cell(FASTAI)
     own_seed_cell = chapter == 6
     if own_seed_cell or seed == "none":
         # As a fresh kernel: PyTorch seeded itself from /dev/urandom at start-up.
@@ -196,12 +171,10 @@ def main():
         code = cell.source
         if code.startswith("!") or "fastai" in code or "??" in code:
             continue
-        # The preamble above stands for the course's own module.
         if own_seed_cell and seed != "none":
             code = code.replace("torch.manual_seed(1)", f"torch.manual_seed({int(seed)})")
-        runnable = code.replace("from exp.nb_02 import *", "")
         with capture_output() as captured:
-            result = shell.run_cell(runnable)
+            result = shell.run_cell(code)
         if result.error_in_exec is not None:
             raise SystemExit(f"chapter {chapter}: {code!r} failed: {result.error_in_exec}")
         printed = captured.stdout

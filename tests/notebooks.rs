@@ -580,107 +580,223 @@ fn confirm_in_pytorch(stdout: &str, outputs: &[(String, String)]) {
 /// The seed of chapter 5's re-run in `tests/data`.
 const LESSON_SEED: u64 = 31337;
 
-/// Fast.ai's lesson re-run as a user does today: `torch.manual_seed` in a first cell, then
-/// the lesson's cells in today's IPython and PyTorch, on the course's data (from the IDX
-/// files, grey level / 256). The chapter reads the seed from the file, draws what
-/// PyTorch drew, and compares every output: none is left seed-dependent, none differs.
+/// A re-run made by `scripts/rerun_notebooks.py --course`: the file's code cells in its
+/// order, each with the nbformat outputs Jupyter gave it (images left out), as a notebook.
+fn course_rerun_notebook(run: &str) -> Value {
+    let path = format!(
+        "{}/tests/data/rerun-chapter-5-course-{run}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let cells: Vec<(String, Vec<Value>)> =
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let cells: Vec<Value> = cells
+        .into_iter()
+        .map(|(code, outputs)| {
+            let outputs: Vec<Value> = outputs
+                .into_iter()
+                .map(|mut o| {
+                    if o["output_type"] == "execute_result" {
+                        o["execution_count"] = Value::Null;
+                    }
+                    o
+                })
+                .collect();
+            json!({"cell_type": "code", "execution_count": null, "metadata": {},
+                   "outputs": outputs, "source": code})
+        })
+        .collect();
+    json!({"cells": cells, "metadata": {"kernelspec": {"name": "python3",
+           "display_name": "Python 3"}}, "nbformat": 4, "nbformat_minor": 4})
+}
+
+/// Fast.ai's lesson re-run as a user does today: its own `.ipynb` from the course,
+/// `torch.manual_seed` in a first cell, executed by Jupyter (nbclient, today's IPython and
+/// PyTorch) on the course's data, in the file's own cell layout, which splits and merges
+/// cells otherwise than the chapter. Twice: with PyTorch's AVX-512 kernels, and with its
+/// AVX2 ones (`ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2
+/// DNNL_MAX_CPU_ISA=AVX2`), which sum otherwise, as another machine does: three training
+/// outputs differ between the two. The chapter reads the seed from the file, draws what
+/// PyTorch drew, pairs each of its cells with the file cells its code spans, and compares
+/// every output: none is left uncompared because of the layout, none differs beyond the
+/// tolerance it measures, from either machine.
 #[test]
 fn a_seeded_rerun_of_the_lesson_is_replicated_whole() {
     let Some(mnist) = common::mnist_or_skip("chapter 5's seeded re-run") else {
         return;
     };
     let dir = scratch("rerun-5");
-    let own_path = dir.join("own-5.ipynb");
     let figures = dir.join("figures");
     let (data, out) = (mnist.to_str().unwrap(), figures.to_str().unwrap());
-    let own = run(
-        chapter(5),
-        &[
-            "--data-dir",
-            data,
-            "--out",
-            out,
-            "--write-notebook",
-            own_path.to_str().unwrap(),
-        ],
-    );
-    assert!(own.status.success(), "{}", text(&own.stderr));
-    let outputs = rerun_outputs(5, &format!("seed-{LESSON_SEED}"));
-    let (seeding, _) = &outputs[0];
-    assert_eq!(*seeding, format!("torch.manual_seed({LESSON_SEED})"));
-    let mut rerun = rerun_notebook(&read_json(&own_path), &outputs[1..]);
-    rerun["cells"].as_array_mut().unwrap().insert(
-        0,
-        json!({"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [],
-               "source": format!("import torch\n{seeding}")}),
-    );
-    let path = dir.join("rerun-5.ipynb");
-    write_json(&path, &rerun);
-    let written = dir.join("replication-5.ipynb");
-    let replicated = run(
-        chapter(5),
-        &[
-            "--data-dir",
-            data,
-            "--out",
-            out,
-            "--notebook",
-            path.to_str().unwrap(),
-            "--write-notebook",
-            written.to_str().unwrap(),
-        ],
-    );
-    let stdout = text(&replicated.stdout);
-    assert!(
-        replicated.status.success(),
-        "{}\n{stdout}",
-        text(&replicated.stderr)
-    );
-    assert!(
-        stdout.contains(&format!(
-            "torch.manual_seed({LESSON_SEED}) before the first cell"
-        )),
-        "the file's seed is used: {stdout}"
-    );
-    assert!(stdout.contains("mismatched: 0\n"), "{stdout}");
-    assert!(
-        stdout.contains("outputs that cannot match by design: 0\n"),
-        "nothing left seed-dependent: {stdout}"
-    );
-    assert!(
-        stdout.contains(
-            "display conventions: grad_fn=<…Backward0>, IPython 8+ sequences, figures 640x480"
-        ),
-        "today's conventions read from the file: {stdout}"
-    );
-    let count = |label: &str| common::summary_count(&stdout, label);
-    assert_eq!(
-        count("outputs compared with the notebook:"),
-        35,
-        "every output that printed is compared"
-    );
-    assert_eq!(count("verbatim:") + count("within a stated tolerance:"), 35);
-    assert!(count("verbatim:") >= 28, "{stdout}");
-    // The outputs before any training are PyTorch's to the last printed digit.
-    for before_training in [
-        "tensor(2.3112, grad_fn=<NegBackward0>)",
-        "tensor([-2.3026, -2.3180, -2.2331], grad_fn=<IndexBackward0>)",
-    ] {
-        assert!(
-            stdout.contains(before_training),
-            "{before_training}: {stdout}"
+    for kernels in ["", "-avx2"] {
+        let rerun = course_rerun_notebook(&format!("seed-{LESSON_SEED}{kernels}"));
+        assert_eq!(
+            source(&rerun["cells"][0]),
+            format!("import torch\ntorch.manual_seed({LESSON_SEED})")
         );
+        let path = dir.join(format!("rerun-5{kernels}.ipynb"));
+        write_json(&path, &rerun);
+        let written = dir.join(format!("replication-5{kernels}.ipynb"));
+        let replicated = run(
+            chapter(5),
+            &[
+                "--data-dir",
+                data,
+                "--out",
+                out,
+                "--notebook",
+                path.to_str().unwrap(),
+                "--write-notebook",
+                written.to_str().unwrap(),
+            ],
+        );
+        let stdout = text(&replicated.stdout);
+        assert!(
+            replicated.status.success(),
+            "{kernels}: {}\n{stdout}",
+            text(&replicated.stderr)
+        );
+        assert!(
+            stdout.contains(&format!(
+                "torch.manual_seed({LESSON_SEED}) before the first cell"
+            )),
+            "the file's seed is used: {stdout}"
+        );
+        assert!(stdout.contains("mismatched: 0\n"), "{stdout}");
+        assert!(
+            stdout.contains("outputs that cannot match by design: 0\n"),
+            "nothing left seed-dependent: {stdout}"
+        );
+        assert!(
+            !stdout.contains("printed nothing"),
+            "no output is missed for the layout: {stdout}"
+        );
+        assert!(
+            stdout.contains(
+                "display conventions: grad_fn=<…Backward0>, IPython 8+ sequences, figures 640x480"
+            ),
+            "today's conventions read from the file: {stdout}"
+        );
+        // Cells the chapter merges or splits are paired with every file cell they span.
+        for span in [
+            "(notebook cells 44–47, by source)",
+            "(notebook cell 28, line 1 of 4, by source)",
+            "(notebook cell 28, lines 2–4 of 4, by source)",
+        ] {
+            assert!(stdout.contains(span), "{span}: {stdout}");
+        }
+        let count = |label: &str| common::summary_count(&stdout, label);
+        assert_eq!(
+            count("outputs compared with the notebook:"),
+            35,
+            "every output that printed is compared"
+        );
+        assert_eq!(count("verbatim:") + count("within a stated tolerance:"), 35);
+        assert!(count("verbatim:") >= 28, "{stdout}");
+        // Every output of the file is accounted for: the two left are not the lesson's.
+        assert!(
+            stdout.contains("outputs of the file compared with none of the chapter's: 2\n"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("    file cell 1: a seeding cell"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("    file cell 102: a shell command"),
+            "{stdout}"
+        );
+        // The outputs before any training are PyTorch's to the last printed digit.
+        for before_training in [
+            "tensor(2.3112, grad_fn=<NegBackward0>)",
+            "tensor([-2.3026, -2.3180, -2.2331], grad_fn=<IndexBackward0>)",
+        ] {
+            assert!(
+                stdout.contains(before_training),
+                "{before_training}: {stdout}"
+            );
+        }
+        // The written notebook keeps the file's layout and says which conventions it used.
+        let replication = read_json(&written);
+        assert_eq!(code_cells(&replication).len(), code_cells(&rerun).len());
+        let summary = &replication["metadata"]["crossent"]["summary"];
+        assert_eq!(summary["display_conventions"]["grad_fn_number"], true);
+        assert_eq!(summary["display_conventions"]["ipython8_sequences"], true);
+        assert_eq!(
+            summary["display_conventions"]["figure_size"],
+            json!([640, 480])
+        );
+        assert_eq!(summary["mismatched"], 0);
+        assert_eq!(summary["not_comparable_by_design"], 0);
+        let uncompared = &replication["metadata"]["crossent"]["matching"]["uncompared_outputs"];
+        assert_eq!(uncompared.as_array().map(Vec::len), Some(2), "{uncompared}");
     }
-    // The written notebook says which conventions the run used.
-    let summary = &read_json(&written)["metadata"]["crossent"]["summary"];
-    assert_eq!(summary["display_conventions"]["grad_fn_number"], true);
-    assert_eq!(summary["display_conventions"]["ipython8_sequences"], true);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Chapter 2's own notebook laid out otherwise: a cell that prints nothing merged into the
+/// next, and a cell that prints split after its first line. Each chapter cell pairs with
+/// the file cells its code spans, so every output is compared as in the chapter's layout.
+#[test]
+fn a_notebook_whose_cells_are_split_and_merged_otherwise_is_compared_whole() {
+    let dir = scratch("relayout");
+    let own_path = dir.join("own-2.ipynb");
+    let own_stdout = text(&write_own(2, &own_path, &[]).stdout);
+    let own = read_json(&own_path);
+    let mut cells: Vec<Value> = Vec::new();
+    let (mut merged, mut split) = (0, 0);
+    for cell in own["cells"].as_array().unwrap() {
+        let mut cell = cell.clone();
+        cell.as_object_mut().unwrap().remove("id");
+        cell["metadata"] = json!({});
+        if cell["cell_type"] != "code" {
+            continue;
+        }
+        let code = source(&cell);
+        let printed = !cell["outputs"].as_array().unwrap().is_empty();
+        let previous_silent = cells
+            .last()
+            .is_some_and(|p| p["outputs"].as_array().unwrap().is_empty() && merged < 3);
+        let lines: Vec<&str> = code.lines().collect();
+        if printed && previous_silent {
+            let previous = cells.last_mut().unwrap();
+            previous["source"] = json!(format!("{}\n\n{code}", source(previous)));
+            previous["outputs"] = cell["outputs"].clone();
+            merged += 1;
+        } else if printed && lines.len() >= 2 && split < 3 {
+            let mut head = cell.clone();
+            head["source"] = json!(lines[0]);
+            head["outputs"] = json!([]);
+            cell["source"] = json!(lines[1..].join("\n"));
+            cells.push(head);
+            cells.push(cell);
+            split += 1;
+        } else {
+            cells.push(cell);
+        }
+    }
+    assert!(merged > 0 && split > 0, "merged {merged}, split {split}");
+    let mut relaid = own.clone();
+    relaid["cells"] = json!(cells);
+    let path = dir.join("relaid-2.ipynb");
+    write_json(&path, &relaid);
+    let replicated = run(chapter(2), &["--notebook", path.to_str().unwrap()]);
+    let stdout = text(&replicated.stdout);
+    assert!(replicated.status.success(), "{}", text(&replicated.stderr));
+    let count = |text: &str, label: &str| common::summary_count(text, label);
+    let compared = count(&own_stdout, "outputs compared with the notebook:");
     assert_eq!(
-        summary["display_conventions"]["figure_size"],
-        json!([640, 480])
+        count(&stdout, "outputs compared with the notebook:"),
+        compared,
+        "{stdout}"
     );
-    assert_eq!(summary["mismatched"], 0);
-    assert_eq!(summary["not_comparable_by_design"], 0);
+    assert_eq!(count(&stdout, "verbatim:"), compared, "{stdout}");
+    assert!(!stdout.contains("printed nothing"), "{stdout}");
+    assert!(stdout.contains("notebook cells "), "a span: {stdout}");
+    assert!(stdout.contains(", line 1 of "), "a part: {stdout}");
+    assert!(
+        stdout.contains("outputs of the file compared with none of the chapter's: none"),
+        "{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

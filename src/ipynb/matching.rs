@@ -324,23 +324,50 @@ impl Matcher {
             .collect()
     }
 
-    /// The file cell whose source is `code`'s (whitespace aside), or else the most similar
-    /// one, for reading an input the notebook printed; nothing is taken.
-    pub fn find(&self, code: &str) -> Option<usize> {
-        let wanted = normalise(code);
-        let code_cells = || self.file.code_cells().map(|c| c.index);
-        code_cells()
-            .find(|&i| self.normalised[i] == wanted)
-            .or_else(|| {
-                code_cells()
-                    .map(|i| (i, similarity(&wanted, &self.normalised[i])))
-                    .filter(|&(_, s)| s >= SIMILAR)
-                    .fold(None, |best: Option<(usize, f64)>, (i, s)| match best {
-                        Some((_, b)) if b >= s => best,
-                        _ => Some((i, s)),
-                    })
-                    .map(|(i, _)| i)
-            })
+    /// The file cell (or cells, or part of a cell) whose output belongs to `code`, for
+    /// reading an input the notebook printed: the same source (one cell, consecutive
+    /// cells, or the last lines of one), or else the most similar; nothing is taken.
+    pub fn find(&self, code: &str) -> Option<CellMatch> {
+        let cells = self.file.cells.len();
+        let untouched = State {
+            by_position: HashMap::new(),
+            taken: vec![false; cells],
+            consumed: vec![0; cells],
+            last: None,
+            verdict: Verdict::Pending,
+        };
+        let wanted = normalised_lines(code);
+        let ending = self.file.code_cells().find_map(|c| {
+            let lines = &self.lines[c.index];
+            (!wanted.is_empty() && wanted.len() < lines.len() && lines.ends_with(&wanted)).then(
+                || CellMatch {
+                    part: Some(Part {
+                        first_line: lines.len() - wanted.len(),
+                        lines: wanted.len(),
+                        of: lines.len(),
+                    }),
+                    ..CellMatch::whole(c.index, c.id.clone(), Rule::Source, 1.0)
+                },
+            )
+        });
+        let normalised = normalise(code);
+        let single = self
+            .file
+            .code_cells()
+            .find(|c| self.normalised[c.index] == normalised);
+        match single {
+            Some(c) => Some(CellMatch::whole(c.index, c.id.clone(), Rule::Source, 1.0)),
+            None => {
+                let chosen = self
+                    .choose(&untouched, usize::MAX, code)
+                    .filter(|m| m.rule != Rule::Order && m.holds_output());
+                match (chosen, ending) {
+                    (Some(m), _) if m.rule == Rule::Source => Some(m),
+                    (_, Some(part)) => Some(part),
+                    (chosen, None) => chosen,
+                }
+            }
+        }
     }
 }
 

@@ -183,7 +183,7 @@ impl Notebook {
     /// said on stderr and not used.
     pub fn notebook_seed(&mut self, first_draw: &str) -> Option<u64> {
         let matcher = self.matcher.clone()?;
-        let first = matcher.find(first_draw).unwrap_or(usize::MAX);
+        let first = matcher.find(first_draw).map_or(usize::MAX, |m| m.last());
         let seeds: Vec<_> = matcher
             .file()
             .seeds()
@@ -403,7 +403,13 @@ impl Notebook {
         let file = matcher.file();
         matcher
             .find(code)
-            .and_then(|i| file.cells[i].printed.clone())
+            .and_then(|m| {
+                let printed: Vec<&str> = m
+                    .cells()
+                    .filter_map(|i| file.cells[i].printed.as_deref())
+                    .collect();
+                (!printed.is_empty()).then(|| printed.join("\n"))
+            })
             .ok_or_else(|| {
                 anyhow::anyhow!(
                     "{} has no code cell `{code}` with a printed output, and chapter {} reads \
@@ -1017,6 +1023,13 @@ fn uncompared_outputs(records: &[Record], file: &NotebookFile) -> Vec<(usize, St
             _ => None,
         })
         .collect();
+    let not_run: HashMap<usize, &str> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::NotRun { cell, reason } => Some((*cell, reason.as_str())),
+            _ => None,
+        })
+        .collect();
     // Which chapter cell holds each file cell's output, and which reproduce a part only.
     let mut holder: HashMap<usize, usize> = HashMap::new();
     let mut in_part: HashMap<usize, usize> = HashMap::new();
@@ -1041,9 +1054,10 @@ fn uncompared_outputs(records: &[Record], file: &NotebookFile) -> Vec<(usize, St
         .filter_map(|c| {
             let why = match (holder.get(&c.index), in_part.get(&c.index)) {
                 (Some(cell), _) if with_output.contains(cell) => return None,
-                (Some(cell), _) => {
-                    format!("chapter cell {cell} reproduces it and prints no output")
-                }
+                (Some(cell), _) => match not_run.get(cell) {
+                    Some(why) => format!("chapter cell {cell} is not run: {why}"),
+                    None => format!("chapter cell {cell} reproduces it and prints no output"),
+                },
                 (None, Some(cell)) => format!(
                     "chapter cell {cell} reproduces its first lines only, not the line that \
                      displays its output"
