@@ -36,7 +36,7 @@ use crossent::lesson::model::{mlp, sequential, Linear};
 use crossent::lesson::sensitivity::{round_up_2_digits, snapshot, spread, Noise};
 use crossent::lesson::training::{accuracy, loss_func, slices, train_epoch, validate};
 use crossent::mnist::{self, LessonData};
-use crossent::notebook::{Notebook, Tolerance};
+use crossent::notebook::{LaterTolerance, Notebook, Tolerance};
 use crossent::optim::Sgd;
 use crossent::plot::{self, Figure, Series};
 use crossent::pt::{self, ModuleRepr};
@@ -155,31 +155,52 @@ pub fn run(args: Args, device: &Device) -> Result<Notebook> {
             }
         ),
     );
-    let mut lesson = Lesson {
-        nb: &mut nb,
-        data: &data,
-        device,
-        out: &out,
-        torch: Generator::manual_seed(seed),
-        xb_yb: None,
-    };
-    lesson.run()?;
+    // The lesson's `Dataset`s draw nothing: made here, so that training runs in the
+    // background may borrow them.
+    let train_ds = Dataset::new(data.x_train.clone(), data.y_train.clone())?;
+    let valid_ds = Dataset::new(data.x_valid.clone(), data.y_valid.clone())?;
+    // Sensitivity re-runs go to a pool of their own while the lesson goes on.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| anyhow!("cannot start the threads of the sensitivity runs: {e}"))?;
+    pool.in_place_scope(|background| {
+        Lesson {
+            nb: &mut nb,
+            data: &data,
+            train_ds: &train_ds,
+            valid_ds: &valid_ds,
+            device,
+            out: &out,
+            torch: Generator::manual_seed(seed),
+            xb_yb: None,
+            background,
+        }
+        .run()
+    })?;
     Ok(nb)
 }
 
 /// The lesson as it runs: the harness, MNIST, and PyTorch's global generator, which every
-/// draw comes from (so the order of the cells is the order of the draws).
-struct Lesson<'a> {
-    nb: &'a mut Notebook,
-    data: &'a LessonData,
-    device: &'a Device,
-    out: &'a Path,
+/// draw comes from (so the order of the cells is the order of the draws). What lives
+/// for `'s` may be borrowed by the sensitivity re-runs in `background`.
+struct Lesson<'s, 'b> {
+    nb: &'b mut Notebook,
+    data: &'s LessonData,
+    /// `Dataset(x_train, y_train)` and `Dataset(x_valid, y_valid)`.
+    train_ds: &'s Dataset,
+    valid_ds: &'s Dataset,
+    device: &'s Device,
+    out: &'s Path,
     torch: Generator,
     /// The notebook's global `xb, yb`, as the cells so far assigned them.
     xb_yb: Option<(Tensor, Tensor)>,
+    /// Where the sensitivity re-runs train while the lesson goes on.
+    background: &'b rayon::Scope<'s>,
 }
 
-impl Lesson<'_> {
+impl<'s> Lesson<'s, '_> {
     /// The notebook's sections, in its order.
     fn run(&mut self) -> Result<()> {
         let (model, pred) = self.initial_setup()?;
@@ -188,10 +209,10 @@ impl Lesson<'_> {
         self.basic_training_loop(&model)?;
         self.using_parameters_and_optim()?;
         self.optim()?;
-        let (train_ds, valid_ds) = self.dataset_and_dataloader()?;
-        self.random_sampling(&train_ds, &valid_ds)?;
-        self.pytorch_dataloader(&train_ds)?;
-        self.validation(&train_ds, &valid_ds)
+        self.dataset_and_dataloader()?;
+        self.random_sampling()?;
+        self.pytorch_dataloader()?;
+        self.validation()
     }
 
     /// The two cells before the first heading, then "Initial Setup": the data, its
@@ -737,14 +758,9 @@ loss_func(model(xb), yb)"#,
     }
 
     /// "Dataset and DataLoader": the lesson's `Dataset`, an epoch over its slices, the
-    /// first `DataLoader` and an epoch through it. Gives the training and validation sets.
-    fn dataset_and_dataloader(&mut self) -> Result<(Dataset, Dataset)> {
-        let LessonData {
-            x_train,
-            y_train,
-            x_valid,
-            y_valid,
-        } = self.data;
+    /// first `DataLoader` and an epoch through it.
+    fn dataset_and_dataloader(&mut self) -> Result<()> {
+        let x_valid = &self.data.x_valid;
         let n = self.n();
         self.nb.heading("Dataset and DataLoader");
         // ### Dataset
@@ -755,8 +771,7 @@ class Dataset():
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return self.x[i],self.y[i]"#,
         );
-        let train_ds = Dataset::new(x_train.clone(), y_train.clone())?;
-        let valid_ds = Dataset::new(x_valid.clone(), y_valid.clone())?;
+        let (train_ds, valid_ds) = (self.train_ds, self.valid_ds);
         self.nb.code(
             r#"train_ds,valid_ds = Dataset(x_train, y_train),Dataset(x_valid, y_valid)
 assert len(train_ds)==len(x_train)
@@ -791,8 +806,8 @@ xb,yb"#,
         self.set_xb_yb(&xb, &yb);
 
         let (model, mut opt, params) = self.get_model()?;
-        let train = &train_ds;
-        let batches = move || (0..n_batches(n, BS)).map(move |i| train.slice(i * BS, i * BS + BS));
+        let batches =
+            move || (0..n_batches(n, BS)).map(move |i| train_ds.slice(i * BS, i * BS + BS));
         self.fit(
             r#"model,opt = get_model()
 
@@ -847,8 +862,7 @@ assert yb.shape==(bs,)"#,
         )?;
 
         let (model, mut opt, params) = self.get_model()?;
-        let train = &train_ds;
-        let batches = move || (0..n).step_by(BS).map(move |i| train.slice(i, i + BS));
+        let batches = move || (0..n).step_by(BS).map(move |i| train_ds.slice(i, i + BS));
         self.fit(
             r#"model,opt = get_model()
 
@@ -872,12 +886,13 @@ loss,acc"#,
             "(tensor(0.0762, grad_fn=<NllLossBackward>), tensor(0.9844))",
             Scope::InFunction,
         )?;
-        Ok((train_ds, valid_ds))
+        Ok(())
     }
 
     /// "Random sampling": the `Sampler` with and without shuffling, `collate` and the
     /// `DataLoader` over a sampler, two passes that start differently, and an epoch.
-    fn random_sampling(&mut self, train_ds: &Dataset, valid_ds: &Dataset) -> Result<()> {
+    fn random_sampling(&mut self) -> Result<()> {
+        let (train_ds, valid_ds) = (self.train_ds, self.valid_ds);
         let n = train_ds.len();
         self.nb.heading("Random sampling");
         self.nb.code(
@@ -989,7 +1004,7 @@ yb[0]"#,
 
         let (model, mut opt, params) = self.get_model()?;
         let order = train_samp.batches(&mut self.torch);
-        let batches = || sampled_batches(train_ds, order.clone());
+        let batches = move || sampled_batches(train_ds, order.clone());
         self.fit(
             r#"model,opt = get_model()
 fit()
@@ -1008,7 +1023,8 @@ loss,acc"#,
 
     /// "PyTorch DataLoader": the library's loader, here candle-datasets' `Batcher` over
     /// the samples in shuffled order, without and with `drop_last`.
-    fn pytorch_dataloader(&mut self, train_ds: &Dataset) -> Result<()> {
+    fn pytorch_dataloader(&mut self) -> Result<()> {
+        let train_ds = self.train_ds;
         let n = train_ds.len();
         self.nb.heading("PyTorch DataLoader");
         for (drop_last, code, reference) in [
@@ -1041,8 +1057,8 @@ loss,acc"#,
             let (model, mut opt, params) = self.get_model()?;
             // Each pass of a RandomSampler draws its seeds, then shuffles privately.
             let order = nn::random_sampler_pass(&mut self.torch, n);
-            let batches = || {
-                let samples = order.iter().map(|&i| train_ds.get(i as usize));
+            let batches = move || {
+                let samples = order.clone().into_iter().map(|i| train_ds.get(i as usize));
                 candle_datasets::Batcher::new_r2(
                     samples.map(|r| r.map_err(|e| candle_core::Error::Msg(e.to_string()))),
                 )
@@ -1066,7 +1082,8 @@ loss,acc"#,
 
     /// "Validation": `fit` for five epochs with a validation pass after each, its plots,
     /// and the lesson's own question about the means of unequal batches.
-    fn validation(&mut self, train_ds: &Dataset, valid_ds: &Dataset) -> Result<()> {
+    fn validation(&mut self) -> Result<()> {
+        let (train_ds, valid_ds) = (self.train_ds, self.valid_ds);
         let n = train_ds.len();
         self.nb.heading("Validation");
         let code = r#"def fit(epochs, model, loss_func, opt, train_dl, valid_dl):
@@ -1111,7 +1128,7 @@ loss,acc = fit(5, model, loss_func, opt, train_dl, valid_dl)"#;
             })
             .collect();
         // `fit(5, …)` over `model` stepping with `update`: the printed lines and the rest.
-        let fit = |model: &dyn Module, update: &mut dyn FnMut(&GradStore) -> Result<()>| {
+        let fit = move |model: &dyn Module, update: &mut dyn FnMut(&GradStore) -> Result<()>| {
             let mut run = FitRun::default();
             for (epoch, order) in orders.iter().enumerate() {
                 let trained = train_epoch(
@@ -1150,8 +1167,8 @@ loss,acc = fit(5, model, loss_func, opt, train_dl, valid_dl)"#;
 2 tensor(0.1299) tensor(0.9609)
 3 tensor(0.1178) tensor(0.9664)
 4 tensor(0.1283) tensor(0.9625)"#;
-        let tolerance =
-            self.tolerance_after_training(code, &printed, notebook, &initial, |params, noise| {
+        let compared =
+            self.after_training(code, &printed, notebook, initial, move |params, noise| {
                 let model = mlp(params)?;
                 let mut opt = Sgd::new(params.to_vec(), LR)?;
                 let run = fit(&model, &mut |grads| {
@@ -1159,9 +1176,9 @@ loss,acc = fit(5, model, loss_func, opt, train_dl, valid_dl)"#;
                     noise.after_step(grads)
                 })?;
                 Ok(run.lines.join("\n"))
-            })?;
+            });
         let v = last.ok_or_else(|| anyhow!("fit ran no epoch"))?;
-        self.show_drawn(code, &printed, notebook, tolerance);
+        self.show_drawn(code, &printed, notebook, compared);
         self.nb.check(
             "assert acc>0.9",
             v.mean_of_batch_accuracies > 0.9,
@@ -1234,7 +1251,7 @@ loss,acc = fit(5, model, loss_func, opt, train_dl, valid_dl)"#;
 }
 
 /// The lesson's helpers: sizes, fresh models, the repeated fit and its printout.
-impl<'a> Lesson<'a> {
+impl<'s> Lesson<'s, '_> {
     /// `n`: the number of training images.
     fn n(&self) -> usize {
         self.data.x_train.dims()[0]
@@ -1276,8 +1293,8 @@ impl<'a> Lesson<'a> {
     }
 
     /// The first loops' batches: `x_train[i*bs : i*bs+bs]`, one after the other.
-    fn consecutive_batches(&self) -> Batches<'a> {
-        let data: &'a LessonData = self.data;
+    fn consecutive_batches(&self) -> Batches<'s> {
+        let data: &'s LessonData = self.data;
         Batches::new(
             move || slices(&data.x_train, &data.y_train, BS),
             n_batches(self.n(), BS),
@@ -1298,7 +1315,7 @@ impl<'a> Lesson<'a> {
         code: &str,
         model: &impl Module,
         params: &[Var],
-        batches: Batches,
+        batches: Batches<'s>,
         update: impl FnMut(&GradStore) -> Result<()>,
         notebook: &str,
         scope: Scope,
@@ -1315,8 +1332,8 @@ impl<'a> Lesson<'a> {
         }
         let (xb, yb) = self.xb_yb()?;
         let (printed, acc) = loss_and_accuracy(model, &xb, &yb)?;
-        let tolerance =
-            self.tolerance_after_training(code, &printed, notebook, &initial, |params, noise| {
+        let compared =
+            self.after_training(code, &printed, notebook, initial, move |params, noise| {
                 let model = mlp(params)?;
                 let mut opt = Sgd::new(params.to_vec(), LR)?;
                 train_epoch(
@@ -1329,28 +1346,29 @@ impl<'a> Lesson<'a> {
                     },
                 )?;
                 Ok(loss_and_accuracy(&model, &xb, &yb)?.0)
-            })?;
-        self.show_drawn(code, &printed, notebook, tolerance);
+            });
+        self.show_drawn(code, &printed, notebook, compared);
         Ok(acc)
     }
 
-    /// The tolerance of an output after training where the run draws what the notebook
-    /// drew (`None` where it does not: the output is shown, not compared). Only an
-    /// output that is not verbatim needs one: then `retrain` trains fresh copies of
-    /// `initial` with each noise pattern (`lesson::sensitivity::spread`, on every core)
-    /// and `tolerance_of` sets it from how far the output moved. The lesson's updates —
-    /// by hand, its `Optimizer`, `optim.SGD` — all compute `p - lr·g` with lr = 0.5, exact
-    /// in float32, so a re-run steps with `Sgd` and makes the same bits.
-    fn tolerance_after_training(
+    /// How an output after training is compared. Where the run does not draw what the
+    /// notebook drew, it is not (it is shown). Otherwise, verbatim needs no tolerance;
+    /// an output that is not verbatim is compared within a tolerance measured for it:
+    /// `retrain` trains fresh copies of `initial` with each noise pattern
+    /// (`lesson::sensitivity::spread`) in the background, on every core, while the lesson
+    /// goes on, and `tolerance_of` sets it from how far the output moved. The lesson's
+    /// updates — by hand, its `Optimizer`, `optim.SGD` — all compute `p - lr·g` with
+    /// lr = 0.5, exact in float32, so a re-run steps with `Sgd` and makes the same bits.
+    fn after_training(
         &mut self,
         code: &str,
         printed: &str,
         notebook: &str,
-        initial: &[Tensor],
-        retrain: impl Fn(&[Var], &Noise) -> Result<String> + Sync,
-    ) -> Result<Option<Tolerance>> {
+        initial: Vec<Tensor>,
+        retrain: impl Fn(&[Var], &Noise) -> Result<String> + Send + Sync + 's,
+    ) -> Compared {
         if !self.nb.draws_match() {
-            return Ok(None);
+            return Compared::NotSeeded;
         }
         let differs = !self.nb.is_silent()
             && self
@@ -1358,44 +1376,27 @@ impl<'a> Lesson<'a> {
                 .next_comparison(code, notebook)
                 .is_some_and(|theirs| theirs != printed);
         if !differs {
-            return Ok(Some(Self::tolerance_of(0.0)));
+            return Compared::Within(tolerance_of(0.0));
         }
-        let moved = spread(initial, printed, NOISE_RUNS, LR, retrain)?;
-        Ok(Some(Self::tolerance_of(moved)))
+        let (send, tolerance) = std::sync::mpsc::channel();
+        let conventions = pt::conventions::current();
+        let printed = printed.to_string();
+        self.background.spawn(move |_| {
+            pt::conventions::set(conventions);
+            let moved = spread(&initial, &printed, NOISE_RUNS, LR, retrain);
+            let _ = send.send(moved.map(tolerance_of).map_err(|e| format!("{e:#}")));
+        });
+        Compared::Later(tolerance)
     }
 
-    /// Where the run draws what the notebook drew: the tolerance of an output after
-    /// training, from `spread`, how far it moved when trained again with the rounding
-    /// noise of another summation order in every step (`lesson::sensitivity`,
-    /// `NOISE_RUNS` patterns). The notebook's run and this one differ in that way only,
-    /// and training amplifies rounding — in some cells a few ulps decide the printed loss
-    /// in its second digit, and the outcomes cluster (two or three values a cell
-    /// reaches). So the tolerance is `SPREAD_MARGIN` times the spread, and never below
-    /// `DRAWS_TOLERANCE`.
-    fn tolerance_of(spread: f64) -> Tolerance {
-        Tolerance {
-            abs: round_up_2_digits(SPREAD_MARGIN * spread).max(DRAWS_TOLERANCE),
-            reason: format!(
-                "seeded as the notebook; training amplifies rounding: trained again {NOISE_RUNS} \
-                 times with a few ulps of noise in each step, this output moves by up to {}, \
-                 and the tolerance is {SPREAD_MARGIN} times that, at least {DRAWS_TOLERANCE:e}",
-                pt::py_sci(spread, 1)
-            ),
-        }
-    }
-
-    /// An output that depends on the draws: compared within `tolerance` where the draws
-    /// are the notebook's, else shown beside the notebook's, not compared.
-    fn show_drawn(
-        &mut self,
-        code: &str,
-        output: &str,
-        notebook: &str,
-        tolerance: Option<Tolerance>,
-    ) {
-        match tolerance {
-            Some(tolerance) => self.nb.show_within(code, output, notebook, &tolerance),
-            None => self.nb.show_seeded(code, output, notebook, RANDOM),
+    /// An output that depends on the draws, compared as `after_training` decided.
+    fn show_drawn(&mut self, code: &str, output: &str, notebook: &str, compared: Compared) {
+        match compared {
+            Compared::NotSeeded => self.nb.show_seeded(code, output, notebook, RANDOM),
+            Compared::Within(tolerance) => self.nb.show_within(code, output, notebook, &tolerance),
+            Compared::Later(tolerance) => {
+                self.nb.show_within_later(code, output, notebook, tolerance)
+            }
         }
     }
 
@@ -1445,6 +1446,35 @@ impl<'a> Lesson<'a> {
     }
 }
 
+/// How an output after training is compared (see `Lesson::after_training`).
+enum Compared {
+    /// Not: the run does not draw what the notebook drew.
+    NotSeeded,
+    /// Within this tolerance.
+    Within(Tolerance),
+    /// Within a tolerance still being measured.
+    Later(LaterTolerance),
+}
+
+/// Where the run draws what the notebook drew: the tolerance of an output after
+/// training, from `spread`, how far it moved when trained again with the rounding noise
+/// of another summation order in every step (`lesson::sensitivity`, `NOISE_RUNS`
+/// patterns). The notebook's run and this one differ in that way only, and training
+/// amplifies rounding — in some cells a few ulps decide the printed loss in its second
+/// digit, and the outcomes cluster (two or three values a cell reaches). So the
+/// tolerance is `SPREAD_MARGIN` times the spread, and never below `DRAWS_TOLERANCE`.
+fn tolerance_of(spread: f64) -> Tolerance {
+    Tolerance {
+        abs: round_up_2_digits(SPREAD_MARGIN * spread).max(DRAWS_TOLERANCE),
+        reason: format!(
+            "seeded as the notebook; training amplifies rounding: trained again {NOISE_RUNS} \
+             times with a few ulps of noise in each step, this output moves by up to {}, \
+             and the tolerance is {SPREAD_MARGIN} times that, at least {DRAWS_TOLERANCE:e}",
+            pt::py_sci(spread, 1)
+        ),
+    }
+}
+
 /// Where a training loop is written: at the top level of a cell, where its loop variables
 /// `xb, yb` are the notebook's globals, or inside `def fit()`, where they are local.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1456,14 +1486,14 @@ enum Scope {
 /// An epoch's batches, made afresh for each pass over them (a sensitivity re-run goes
 /// over the same ones), and how many there are (for the progress bar).
 struct Batches<'b> {
-    make: Box<dyn Fn() -> BatchIter<'b> + Sync + 'b>,
+    make: Box<dyn Fn() -> BatchIter<'b> + Send + Sync + 'b>,
     count: usize,
 }
 
 type BatchIter<'b> = Box<dyn Iterator<Item = Result<(Tensor, Tensor)>> + 'b>;
 
 impl<'b> Batches<'b> {
-    fn new<I>(make: impl Fn() -> I + Sync + 'b, count: usize) -> Self
+    fn new<I>(make: impl Fn() -> I + Send + Sync + 'b, count: usize) -> Self
     where
         I: Iterator<Item = Result<(Tensor, Tensor)>> + 'b,
     {

@@ -61,6 +61,20 @@ pub struct Tolerance {
     pub reason: String,
 }
 
+/// A tolerance being measured on another thread, for an output shown with
+/// `Notebook::show_within_later`: the tolerance, or why it could not be measured.
+pub type LaterTolerance = std::sync::mpsc::Receiver<std::result::Result<Tolerance, String>>;
+
+/// What the harness holds back from printing, in order: text rendered already, and
+/// outputs whose tolerance is still being measured (each holds back all that follows).
+enum Held {
+    Text(String),
+    Output {
+        record: usize,
+        tolerance: LaterTolerance,
+    },
+}
+
 /// How far a run's outputs lie from the notebook's printed values (see `refine`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
 pub struct Misfit {
@@ -106,8 +120,11 @@ pub struct Notebook {
     matcher: Option<Arc<Matcher>>,
     /// Cells asked for so far, printed or not (the matching goes by it).
     position: usize,
-    /// Printed text held back until the matcher accepts the file.
-    pending: Vec<String>,
+    /// What is held back from printing: everything until the matcher accepts the file,
+    /// and all that follows an output whose tolerance is still being measured.
+    held: std::collections::VecDeque<Held>,
+    /// Why a tolerance measured on another thread could not be: the run fails with it.
+    failure: Option<String>,
     /// Lines for stderr held back the same way.
     pending_warnings: Vec<String>,
     /// Where `finish` writes the run as a notebook.
@@ -239,7 +256,8 @@ impl Notebook {
             chapter: 0,
             matcher: None,
             position: 0,
-            pending: Vec::new(),
+            held: std::collections::VecDeque::new(),
+            failure: None,
             pending_warnings: Vec::new(),
             write_to: None,
             figure_dir: None,
@@ -269,12 +287,14 @@ impl Notebook {
     /// back, and records how the cells matched.
     fn close(&mut self) -> Result<()> {
         let Some(matcher) = self.matcher.clone() else {
-            return Ok(());
+            self.release(true);
+            return self.failed();
         };
         if let Err(why) = matcher.decide_now() {
             bail!(why);
         }
-        self.flush_pending();
+        self.release(true);
+        self.failed()?;
         let file = matcher.file();
         let mut matched_by: Vec<(crate::record::Rule, usize)> = Vec::new();
         let mut unmatched_chapter_cells = Vec::new();
@@ -313,12 +333,72 @@ impl Notebook {
         Ok(())
     }
 
-    fn flush_pending(&mut self) {
-        for text in self.pending.drain(..) {
-            emit(&text);
+    /// An error when a tolerance measured on another thread could not be.
+    fn failed(&self) -> Result<()> {
+        match &self.failure {
+            Some(why) => bail!("a tolerance could not be measured: {why}"),
+            None => Ok(()),
+        }
+    }
+
+    /// Prints what is held back, in order, as far as it can: nothing while the file is
+    /// being judged, and up to the first output whose tolerance has not arrived (with
+    /// `wait`, waiting for each). A file refused drops it all.
+    fn release(&mut self, wait: bool) {
+        match self.matcher.as_ref().map(|m| m.verdict()) {
+            Some(None) if !wait => return,
+            Some(Some(Err(_))) => {
+                self.held.clear();
+                self.pending_warnings.clear();
+                return;
+            }
+            _ => {}
+        }
+        while let Some(held) = self.held.pop_front() {
+            match held {
+                Held::Text(text) => emit(&text),
+                Held::Output { record, tolerance } => {
+                    let measured = if wait {
+                        tolerance.recv().map_err(|_| "its thread ended".to_string())
+                    } else {
+                        match tolerance.try_recv() {
+                            Ok(measured) => Ok(measured),
+                            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                                self.held.push_front(Held::Output { record, tolerance });
+                                break;
+                            }
+                            Err(_) => Err("its thread ended".to_string()),
+                        }
+                    };
+                    self.resolve(record, measured.and_then(|m| m));
+                    if !self.silent {
+                        emit(&terminal::render(&self.records[record]));
+                    }
+                }
+            }
         }
         for line in self.pending_warnings.drain(..) {
             eprintln!("{line}");
+        }
+    }
+
+    /// Compares the output of `record`, held back, now that its tolerance has arrived.
+    fn resolve(&mut self, record: usize, measured: std::result::Result<Tolerance, String>) {
+        let Some(Record::Output {
+            output, notebook, ..
+        }) = self.records.get(record)
+        else {
+            return;
+        };
+        let status = match measured {
+            Ok(tolerance) => self.status_of(output, notebook, Some(&tolerance)),
+            Err(why) => {
+                self.failure.get_or_insert(why);
+                Status::Mismatch
+            }
+        };
+        if let Some(Record::Output { status: s, .. }) = self.records.get_mut(record) {
+            *s = status;
         }
     }
 
@@ -443,15 +523,8 @@ impl Notebook {
     /// runs thousands of times, keeps only what decides `passed` (outputs and checks).
     fn record(&mut self, record: Record) {
         if !self.silent {
-            let text = terminal::render(&record);
-            match self.matcher.as_ref().map(|m| m.verdict()) {
-                Some(None) => self.pending.push(text),
-                Some(Some(Err(_))) => {}
-                _ => {
-                    self.flush_pending();
-                    emit(&text);
-                }
-            }
+            self.held.push_back(Held::Text(terminal::render(&record)));
+            self.release(false);
         } else if !matches!(record, Record::Output { .. } | Record::Check { .. }) {
             return;
         }
@@ -666,7 +739,14 @@ impl Notebook {
     }
 
     fn compare(&mut self, n: usize, output: &str, notebook: &str, tolerance: Option<&Tolerance>) {
-        let status = if output == notebook {
+        let status = self.status_of(output, notebook, tolerance);
+        self.output(n, output, notebook, status);
+    }
+
+    /// How `output` compares with the notebook's text: verbatim, within `tolerance` (or
+    /// the device's), or a mismatch.
+    fn status_of(&self, output: &str, notebook: &str, tolerance: Option<&Tolerance>) -> Status {
+        if output == notebook {
             Status::Verbatim
         } else {
             tolerance
@@ -681,8 +761,7 @@ impl Notebook {
                     })
                 })
                 .unwrap_or(Status::Mismatch)
-        };
-        self.output(n, output, notebook, status);
+        }
     }
 
     fn output(&mut self, cell: usize, output: &str, notebook: &str, status: Status) {
@@ -841,6 +920,53 @@ impl Notebook {
         }
     }
 
+    /// A cell whose text output may only match within a tolerance that another thread is
+    /// still measuring: verbatim needs none and is printed at once; otherwise the output
+    /// is compared when `tolerance` arrives, and it and all that follows it are held back
+    /// until then (the run's printing keeps its order; `finish` waits for every one). A
+    /// tolerance that could not be measured fails the run with its reason.
+    ///
+    /// ```
+    /// use crossent::notebook::{Notebook, Tolerance};
+    /// let mut nb = Notebook::for_chapter(9, "Chapter 9", "a test", &Default::default())?;
+    /// let (send, tolerance) = std::sync::mpsc::channel();
+    /// nb.show_within_later("train()", "tensor(0.1040)", "tensor(0.1000)", tolerance);
+    /// nb.check("printed after the output above", true, "");
+    /// std::thread::spawn(move || send.send(Ok(Tolerance { abs: 0.01, reason: "noise".into() })));
+    /// let records = nb.into_records()?;
+    /// assert_eq!(Notebook::summary_of(&records).within_tolerance, 1);
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
+    pub fn show_within_later(
+        &mut self,
+        code: &str,
+        output: &str,
+        notebook: &str,
+        tolerance: LaterTolerance,
+    ) {
+        let matched = self.locate(code);
+        let expected = self.expected(&matched, notebook);
+        let n = self.open_cell(code, matched);
+        let Some(theirs) = self.compared_with(n, output, expected) else {
+            return;
+        };
+        self.add_misfit_of_text(output, &theirs);
+        if output == theirs {
+            self.compare(n, output, &theirs, None);
+            return;
+        }
+        self.records.push(Record::Output {
+            cell: n,
+            output: output.into(),
+            notebook: theirs.into_owned(),
+            status: Status::Mismatch,
+            values: Vec::new(),
+        });
+        let record = self.records.len() - 1;
+        self.held.push_back(Held::Output { record, tolerance });
+        self.release(self.silent);
+    }
+
     /// A cell whose text output may only match within `tolerance`.
     pub fn show_within(&mut self, code: &str, output: &str, notebook: &str, tolerance: &Tolerance) {
         self.show_compared(code, output, notebook, Some(tolerance));
@@ -952,7 +1078,13 @@ impl Notebook {
         Ok(())
     }
 
-    /// The counts of the run so far.
+    /// The counts of `records` (a finished run's, from `into_records`).
+    pub fn summary_of(records: &[Record]) -> Summary {
+        Summary::of(records)
+    }
+
+    /// The counts of the run so far (an output whose tolerance is still being measured
+    /// counts as mismatched until it arrives).
     pub fn summary(&self) -> Summary {
         Summary::of(&self.records)
     }
