@@ -128,10 +128,8 @@ const CHAPTER_3: &str = env!("CARGO_BIN_EXE_chapter-3");
 const CHAPTER_4: &str = env!("CARGO_BIN_EXE_chapter-4");
 
 /// A fresh folder for one test's output.
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("crossent-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+fn scratch(name: &str) -> common::Scratch {
+    common::scratch_path(&format!("test-{name}"))
 }
 
 /// Runs chapter 1 with `--out out_dir --data-dir data_dir`.

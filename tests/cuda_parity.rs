@@ -34,8 +34,7 @@ fn every_chapter_computes_the_same_values_on_cuda() {
     else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("crossent-cuda-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("cuda");
     for (name, binary) in CHAPTERS {
         let run = |device: &str| {
             let record = dir.join(format!("{name}-{device}.json"));

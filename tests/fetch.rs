@@ -14,7 +14,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -259,10 +259,8 @@ fn small_splits() -> (Vec<Split>, Vec<(&'static str, Vec<u8>)>) {
     (splits, served)
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crossent-fetch-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+fn scratch(name: &str) -> common::Scratch {
+    common::scratch_path(&format!("fetch-{name}"))
 }
 
 fn cache_at(dir: &Path) -> Location {
@@ -296,7 +294,7 @@ fn a_fetch_lands_verified_in_the_cache_and_is_not_repeated() {
         &splits,
     )
     .unwrap();
-    assert_eq!(found.dir, cache);
+    assert_eq!(found.dir, *cache);
     assert_eq!(
         entries(&cache),
         [
@@ -523,7 +521,8 @@ fn concurrent_fetches_into_one_fresh_cache_all_succeed() {
     let splits = Arc::new(splits);
     let runs: Vec<_> = (0..4)
         .map(|_| {
-            let (cache, endpoint, splits) = (cache.clone(), hub.endpoint.clone(), splits.clone());
+            let (cache, endpoint, splits) =
+                (cache.to_path_buf(), hub.endpoint.clone(), splits.clone());
             std::thread::spawn(move || {
                 mnist::find_or_fetch_in(&[], Some(cache_at(&cache)), Some(&endpoint), &splits)
             })
@@ -741,7 +740,10 @@ fn most_bytes_under(dir: &Path, work: impl FnOnce()) -> u64 {
 
 /// Fetches the small splits from a hub misbehaving as told: the result, the seconds it
 /// took, the most bytes ever under the cache, and the requests the hub saw.
-fn fetch_from(how: Misbehaviour, name: &str) -> (Result<(), String>, f64, u64, usize, PathBuf) {
+fn fetch_from(
+    how: Misbehaviour,
+    name: &str,
+) -> (Result<(), String>, f64, u64, usize, common::Scratch) {
     let (splits, served) = small_splits();
     let hub = misbehaving(served, how);
     let cache = scratch(name);

@@ -3,6 +3,8 @@
 //! extremes, compressed streams damaged or given extra members. Never a panic, memory
 //! bounded, and either a one-line error or exactly the original data.
 
+mod common;
+
 use crossent::mnist::{self, IdxFile, Location};
 use rand::{Rng, SeedableRng};
 use std::io::Write;
@@ -140,11 +142,9 @@ fn write_case(dir: &Path, spec: &[IdxFile; 4], files: &[Vec<u8>], gz: &[bool]) {
 #[test]
 fn mutated_idx_files_never_panic_and_give_an_error_or_the_original_data() {
     let (spec, original) = originals();
-    let dir = std::env::temp_dir().join(format!("crossent-fuzz-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("fuzz");
     let location = Location {
-        dir: dir.clone(),
+        dir: dir.to_path_buf(),
         chosen_by: "--data-dir",
     };
     // Positive control: the unmutated files load, plain and gzipped, with and without md5.

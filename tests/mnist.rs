@@ -6,13 +6,10 @@ mod common;
 use candle_core::Device;
 use crossent::mnist::{self, Location};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crossent-mnist-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> common::Scratch {
+    common::scratch_dir(&format!("mnist-{name}"))
 }
 
 fn at(dir: &Path) -> Location {
@@ -23,7 +20,7 @@ fn at(dir: &Path) -> Location {
 }
 
 /// A copy of the MNIST folder: links for every file but `replaced`, written instead.
-fn copy_with(source: &Path, name: &str, replaced: &str, bytes: &[u8]) -> PathBuf {
+fn copy_with(source: &Path, name: &str, replaced: &str, bytes: &[u8]) -> common::Scratch {
     let dir = scratch(name);
     for file in mnist::FILES {
         if file.name != replaced {
@@ -263,7 +260,6 @@ fn gzipped_files_load_like_plain_ones_even_in_several_members() {
         err.contains("is too long: it inflates past 60008 bytes"),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -287,5 +283,4 @@ fn a_folder_or_fifo_in_place_of_a_file_is_named_for_what_it_is() {
     std::os::unix::fs::symlink(dir.join("nowhere"), &fifo).unwrap();
     let err = load_error(&dir, false);
     assert!(err.contains("is a symbolic link to nothing"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -30,11 +30,8 @@ fn chapter(n: usize) -> &'static str {
     CHAPTERS[n - 1]
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crossent-nb-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> common::Scratch {
+    common::scratch_dir(&format!("nb-{name}"))
 }
 
 fn run(binary: &str, args: &[&str]) -> Output {
@@ -998,7 +995,7 @@ fn an_unwritable_notebook_destination_is_one_line_before_the_run() {
     let dir = scratch("unwritable");
     for (dest, says) in [
         (dir.join("no/such/folder/x.ipynb"), "does not exist"),
-        (dir.clone(), "it is a folder"),
+        (dir.to_path_buf(), "it is a folder"),
     ] {
         let out = run(chapter(2), &["--write-notebook", dest.to_str().unwrap()]);
         let err = text(&out.stderr);

@@ -3,6 +3,8 @@
 //! re-run's seed recovered by `--recover-seed` over all 2³² seeds; PyTorch itself
 //! confirming the seeds, where it is installed.
 
+mod common;
+
 use crossent::random::recover::history::{locate, History};
 use crossent::random::recover::{search, PrintedDraw, Progress, SearchSpace};
 use std::io::{BufRead, BufReader, Read};
@@ -124,8 +126,7 @@ fn confirm_in_pytorch(history: &History, draws: &[PrintedDraw]) {
 /// the notebook it was asked to write.
 #[test]
 fn ctrl_c_stops_a_search_with_one_line_and_leaves_nothing() {
-    let dir = std::env::temp_dir().join(format!("crossent-recover-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("recover");
     // A re-run whose draws are not the recorded seed's: chapter 4's notebook with other
     // activations, written by the chapter itself and edited.
     let own = dir.join("own.ipynb");

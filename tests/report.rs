@@ -12,10 +12,8 @@ use std::sync::OnceLock;
 
 const REPORT: &str = env!("CARGO_BIN_EXE_report");
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crossent-report-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+fn scratch(name: &str) -> common::Scratch {
+    common::scratch_path(&format!("report-{name}"))
 }
 
 /// Runs the report into `dir` with `--data-dir data` (never fetching).
@@ -32,12 +30,23 @@ fn write_report(dir: &Path, data: &Path) -> Output {
         .unwrap()
 }
 
+/// The full report's scratch folder: a static is never dropped, so the process removes
+/// it as it exits.
+static FULL: OnceLock<Option<common::Scratch>> = OnceLock::new();
+
+extern "C" fn remove_the_full_report() {
+    if let Some(Some(dir)) = FULL.get() {
+        let _ = std::fs::remove_dir_all(dir.root());
+    }
+}
+
 /// One full report for the tests that read it; `None` (and a skip line) without MNIST.
 fn full_report() -> Option<&'static Path> {
-    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
-    DIR.get_or_init(|| {
+    FULL.get_or_init(|| {
         let mnist = common::mnist_or_skip("the full report (chapters 1 and 5 need MNIST)")?;
         let dir = scratch("full");
+        // SAFETY: registers a function that only removes a folder, once.
+        unsafe { libc::atexit(remove_the_full_report) };
         let out = write_report(&dir, &mnist);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{err}");

@@ -70,3 +70,57 @@ pub fn summary_count(stdout: &str, label: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("'{line}' does not end in a count"))
 }
+
+/// A scratch place in the system's temp folder, removed with everything below it when
+/// dropped, a failing test's included.
+pub struct Scratch {
+    _root: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
+    }
+}
+
+impl Scratch {
+    /// The folder that holds it, which dropping it removes.
+    pub fn root(&self) -> &std::path::Path {
+        self._root.path()
+    }
+}
+
+fn scratch_root(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("crossent-{name}-"))
+        .tempdir()
+        .expect("a scratch folder in the system's temp folder")
+}
+
+/// A scratch folder, made.
+pub fn scratch_dir(name: &str) -> Scratch {
+    let root = scratch_root(name);
+    let path = root.path().to_path_buf();
+    Scratch { _root: root, path }
+}
+
+/// A scratch path not made yet, for a folder the code under test must create.
+pub fn scratch_path(name: &str) -> Scratch {
+    let root = scratch_root(name);
+    let path = root.path().join(name);
+    Scratch { _root: root, path }
+}
