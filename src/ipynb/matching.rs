@@ -30,6 +30,8 @@ const SIMILAR: f64 = 0.6;
 const IN_ORDER: f64 = 0.3;
 /// The most consecutive file cells one chapter cell may span.
 const MAX_SPAN: usize = 12;
+/// How many open cells after the last match a span may start at.
+const SPAN_WINDOW: usize = 16;
 
 /// The judgement on whether the file is the chapter's notebook.
 #[derive(Clone, Debug, PartialEq)]
@@ -174,8 +176,11 @@ impl Matcher {
         if let Some(part) = self.part(state, &ordered, code) {
             return Some(part);
         }
+        // Spans start among the first open cells after the last match: the chapter goes
+        // through the file in order, and a file of many cells costs no more per cell.
         let spans: Vec<Vec<usize>> = ordered
             .iter()
+            .take(SPAN_WINDOW)
             .map(|&i| self.span_from(state, i, wanted.len()))
             .collect();
         let spanned = |span: &[usize]| {
@@ -191,17 +196,31 @@ impl Matcher {
                 }
             }
         }
-        let mut best: Option<(&[usize], f64)> = None;
+        let mut best: Option<(Vec<usize>, f64)> = None;
+        let pairs = |text: &str| text.chars().count().saturating_sub(1) as f64;
+        let wanted_pairs = pairs(&wanted);
+        let mut consider = |cells: &[usize], text: &str| {
+            // Dice cannot exceed 2·min/(sum) of the two counts of character pairs: skip
+            // what cannot reach SIMILAR.
+            let (a, b) = (wanted_pairs, pairs(text));
+            if 2.0 * a.min(b) < SIMILAR * (a + b) {
+                return;
+            }
+            let s = similarity(&wanted, text);
+            if s >= SIMILAR && best.as_ref().is_none_or(|(_, b)| s > *b) {
+                best = Some((cells.to_vec(), s));
+            }
+        };
+        for &i in &ordered {
+            consider(&[i], &self.normalised[i]);
+        }
         for span in &spans {
-            for end in 1..=span.len() {
-                let s = similarity(&wanted, &self.joined(&span[..end]));
-                if s >= SIMILAR && best.is_none_or(|(_, b)| s > b) {
-                    best = Some((&span[..end], s));
-                }
+            for end in 2..=span.len() {
+                consider(&span[..end], &self.joined(&span[..end]));
             }
         }
         if let Some((span, _)) = best {
-            let mut m = spanned(span);
+            let mut m = spanned(&span);
             m.rule = Rule::Similarity;
             return Some(m);
         }
