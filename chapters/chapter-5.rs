@@ -1467,9 +1467,10 @@ fn tolerance_of(spread: f64) -> Tolerance {
     Tolerance {
         abs: round_up_2_digits(SPREAD_MARGIN * spread).max(DRAWS_TOLERANCE),
         reason: format!(
-            "seeded as the notebook; training amplifies rounding: trained again {NOISE_RUNS} \
-             times with a few ulps of noise in each step, this output moves by up to {}, \
-             and the tolerance is {SPREAD_MARGIN} times that, at least {DRAWS_TOLERANCE:e}",
+            "seeded as the notebook; training amplifies rounding (PyTorch's own output moves \
+             so from one machine to another): trained again {NOISE_RUNS} times with a few \
+             ulps of noise in each step, this output moves by up to {}, and the tolerance \
+             is {SPREAD_MARGIN} times that, at least {DRAWS_TOLERANCE:e}",
             pt::py_sci(spread, 1)
         ),
     }

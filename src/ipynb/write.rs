@@ -19,7 +19,7 @@
 
 use super::matching::chapter_cell_id;
 use super::read::{cell_id, is_annotation, NotebookFile};
-use crate::record::cells::{cells, CellView, JsonCell, JsonSummary};
+use crate::record::cells::{cells, CellView, JsonCell, JsonSpan, JsonSummary};
 use crate::record::{Record, Status, Summary};
 use anyhow::Result;
 use base64::Engine;
@@ -374,9 +374,8 @@ fn cell_metadata(view: &CellView) -> Value {
             "matched".into(),
             json!({"file_cell": matched.index + 1, "rule": matched.rule.name()}),
         );
-        if matched.continued_in.len() + usize::from(matched.part.is_some()) > 0 {
-            m["matched"]["file_cells"] = json!(matched.cells().map(|i| i + 1).collect::<Vec<_>>());
-            m["matched"]["holds_output"] = json!(matched.holds_output());
+        if let Some(spans) = JsonSpan::of(matched) {
+            m["matched"]["spans"] = json!(spans);
         }
     }
     if !cell.checks.is_empty() {

@@ -1,9 +1,9 @@
 //! How sensitive a training's printed output is to rounding: the training run again with
 //! the noise of another summation order in every step (`Noise`), and how far the output
-//! moves (`spread`, the runs on every core). Chapter 5 compares its training outputs with a seeded PyTorch run of
-//! the lesson within a tolerance measured this way: the weights and batches are
-//! PyTorch's bit for bit, but candle's matrix products round otherwise than PyTorch's,
-//! and training amplifies rounding.
+//! moves (`spread`, the runs on every core). Chapter 5 compares its training outputs
+//! with a seeded PyTorch run of the lesson within a tolerance measured this way: the
+//! weights and batches are PyTorch's bit for bit, but candle's matrix products round
+//! otherwise than PyTorch's, and training amplifies rounding.
 
 use anyhow::{anyhow, Result};
 use candle_core::backprop::GradStore;
@@ -14,8 +14,9 @@ use crate::random::Generator;
 /// How far `printed`, the output of a training from the parameter values `initial`,
 /// moves when `retrain` trains fresh copies of `initial` again, once with each of `runs`
 /// noise patterns: the largest absolute difference of any printed number. The runs share
-/// the machine's cores (a rayon pool of its own, one run a thread); each run's result
-/// depends on its pattern alone, so the spread is the same on any thread count.
+/// the cores, one run a thread: those of the rayon pool it is called in, else of a pool
+/// of its own over every core. Each run's result depends on its pattern alone, so the
+/// spread is the same on any thread count.
 ///
 /// `retrain` gets the fresh parameters and the noise its optimizer steps must add
 /// (`Noise::after_step`), and gives the printed output.
@@ -40,13 +41,6 @@ pub fn spread(
     retrain: impl Fn(&[Var], &Noise) -> Result<String> + Sync,
 ) -> Result<f64> {
     use rayon::prelude::*;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, runs.max(1));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| anyhow!("cannot start the threads of the sensitivity runs: {e}"))?;
     // The printing conventions are the calling thread's; the runs print as it does.
     let conventions = crate::pt::conventions::current();
     let one = |pattern: usize| -> Result<f64> {
@@ -60,7 +54,19 @@ pub fn spread(
             .ok_or_else(|| anyhow!("a re-run printed another shape: {moved}"))?;
         Ok(largest)
     };
-    let moved: Vec<Result<f64>> = pool.install(|| (0..runs).into_par_iter().map(one).collect());
+    let all = || -> Vec<Result<f64>> { (0..runs).into_par_iter().map(one).collect() };
+    let moved = if rayon::current_thread_index().is_some() {
+        all()
+    } else {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, runs.max(1));
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| anyhow!("cannot start the threads of the sensitivity runs: {e}"))?
+            .install(all)
+    };
     moved
         .into_iter()
         .try_fold(0f64, |spread, m| Ok(spread.max(m?)))

@@ -167,6 +167,32 @@ pub struct JsonMatch {
     pub id: Option<String>,
     /// The rule that matched: `id`, `source`, `similarity` or `order`.
     pub rule: &'static str,
+    /// Every file cell it reproduces, numbered from 1, where it spans several or is a
+    /// part of one (`notebook cells 44–46`, `notebook cell 28, lines 2–4 of 4`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spans: Option<JsonSpan>,
+}
+
+/// The file cells a chapter cell spans, or the part of one it is.
+#[derive(Serialize)]
+pub struct JsonSpan {
+    /// The file cells, numbered from 1.
+    pub file_cells: Vec<usize>,
+    /// As the chapter's header says it.
+    pub described: String,
+    /// Whether the output the file cells displayed is this chapter cell's.
+    pub holds_output: bool,
+}
+
+impl JsonSpan {
+    /// The span of `m`, where it spans several file cells or is a part of one.
+    pub fn of(m: &CellMatch) -> Option<Self> {
+        (!m.continued_in.is_empty() || m.part.is_some()).then(|| JsonSpan {
+            file_cells: m.cells().map(|i| i + 1).collect(),
+            described: m.describe(),
+            holds_output: m.holds_output(),
+        })
+    }
 }
 
 /// A check of the chapter's own.
@@ -200,6 +226,7 @@ impl JsonCell {
                 file_cell: m.index + 1,
                 id: m.id.clone(),
                 rule: m.rule.name(),
+                spans: JsonSpan::of(m),
             }),
         };
         for item in &view.items {
