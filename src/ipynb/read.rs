@@ -100,6 +100,26 @@ pub fn why_not_reproduced(source: &str) -> String {
 }
 
 impl NotebookFile {
+    /// What `cells` (file indices, in order) displayed, one after the other; `None` when
+    /// none of them printed.
+    ///
+    /// ```
+    /// let json = r#"{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+    ///   {"cell_type": "code", "metadata": {}, "source": "x = 1", "outputs": []},
+    ///   {"cell_type": "code", "metadata": {}, "source": "x", "outputs": [{"output_type":
+    ///    "execute_result", "execution_count": 1, "metadata": {}, "data": {"text/plain": "1"}}]}]}"#;
+    /// let file = crossent::ipynb::NotebookFile::from_bytes("t.ipynb", json.as_bytes())?;
+    /// assert_eq!(file.printed_by([0, 1].into_iter()).as_deref(), Some("1"));
+    /// assert_eq!(file.printed_by([0].into_iter()), None);
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
+    pub fn printed_by(&self, cells: impl Iterator<Item = usize>) -> Option<String> {
+        let printed: Vec<&str> = cells
+            .filter_map(|i| self.cells.get(i)?.printed.as_deref())
+            .collect();
+        (!printed.is_empty()).then(|| printed.join("\n"))
+    }
+
     /// Reads and checks `path`; every failure is one line naming the file and the fault.
     ///
     /// ```no_run

@@ -458,18 +458,13 @@ impl Notebook {
                 file.name
             ));
         }
-        let printed: Vec<&str> = m
-            .cells()
-            .filter_map(|i| file.cells[i].printed.as_deref())
-            .collect();
-        if printed.is_empty() {
-            return Err(if m.continued_in.is_empty() {
+        file.printed_by(m.cells()).map(Cow::Owned).ok_or_else(|| {
+            if m.continued_in.is_empty() {
                 format!("its cell in {} printed nothing", file.name)
             } else {
                 format!("none of its {} in {} printed", m.describe(), file.name)
-            });
-        }
-        Ok(Cow::Owned(printed.join("\n")))
+            }
+        })
     }
 
     /// The text a notebook cell printed, for reading a random input from it: the
@@ -483,13 +478,7 @@ impl Notebook {
         let file = matcher.file();
         matcher
             .find(code)
-            .and_then(|m| {
-                let printed: Vec<&str> = m
-                    .cells()
-                    .filter_map(|i| file.cells[i].printed.as_deref())
-                    .collect();
-                (!printed.is_empty()).then(|| printed.join("\n"))
-            })
+            .and_then(|m| file.printed_by(m.cells()))
             .ok_or_else(|| {
                 anyhow::anyhow!(
                     "{} has no code cell `{code}` with a printed output, and chapter {} reads \
@@ -934,7 +923,7 @@ impl Notebook {
     /// nb.check("printed after the output above", true, "");
     /// std::thread::spawn(move || send.send(Ok(Tolerance { abs: 0.01, reason: "noise".into() })));
     /// let records = nb.into_records()?;
-    /// assert_eq!(Notebook::summary_of(&records).within_tolerance, 1);
+    /// assert_eq!(crossent::record::Summary::of(&records).within_tolerance, 1);
     /// # Ok::<(), anyhow::Error>(())
     /// ```
     pub fn show_within_later(
@@ -1076,11 +1065,6 @@ impl Notebook {
             original_images,
         });
         Ok(())
-    }
-
-    /// The counts of `records` (a finished run's, from `into_records`).
-    pub fn summary_of(records: &[Record]) -> Summary {
-        Summary::of(records)
     }
 
     /// The counts of the run so far (an output whose tolerance is still being measured
