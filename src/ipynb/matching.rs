@@ -369,23 +369,15 @@ impl Matcher {
                 },
             )
         });
-        let normalised = normalise(code);
-        let single = self
-            .file
-            .code_cells()
-            .find(|c| self.normalised[c.index] == normalised);
-        match single {
-            Some(c) => Some(CellMatch::whole(c.index, c.id.clone(), Rule::Source, 1.0)),
-            None => {
-                let chosen = self
-                    .choose(&untouched, usize::MAX, code)
-                    .filter(|m| m.rule != Rule::Order && m.holds_output());
-                match (chosen, ending) {
-                    (Some(m), _) if m.rule == Rule::Source => Some(m),
-                    (_, Some(part)) => Some(part),
-                    (chosen, None) => chosen,
-                }
-            }
+        // With nothing taken, `choose` gives the first cell of the same source, else a
+        // span or part of the same source, else the most similar.
+        let chosen = self
+            .choose(&untouched, usize::MAX, code)
+            .filter(|m| m.rule != Rule::Order && m.holds_output());
+        match (chosen, ending) {
+            (Some(m), _) if m.rule == Rule::Source => Some(m),
+            (_, Some(part)) => Some(part),
+            (chosen, None) => chosen,
         }
     }
 }

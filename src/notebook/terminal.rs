@@ -134,33 +134,37 @@ fn notebook_file(
             cells.join(", ")
         ));
     }
-    if unmatched_file_cells.is_empty() {
-        lines.push("  code cells of the file not reproduced: none".into());
-    } else {
-        lines.push(format!(
-            "  code cells of the file not reproduced: {}",
-            unmatched_file_cells.len()
-        ));
-        for (index, id, first_line) in unmatched_file_cells {
-            let id = id
-                .as_deref()
-                .map(|i| format!(" (id {i})"))
-                .unwrap_or_default();
-            lines.push(format!("    file cell {}{id}: {first_line}", index + 1));
-        }
-    }
-    if uncompared_outputs.is_empty() {
-        lines.push("  outputs of the file compared with none of the chapter's: none".into());
-    } else {
-        lines.push(format!(
-            "  outputs of the file compared with none of the chapter's: {}",
-            uncompared_outputs.len()
-        ));
-        for (index, why) in uncompared_outputs {
-            lines.push(format!("    file cell {}: {why}", index + 1));
-        }
-    }
+    let unreproduced = unmatched_file_cells.iter().map(|(index, id, first_line)| {
+        let id = id
+            .as_deref()
+            .map(|i| format!(" (id {i})"))
+            .unwrap_or_default();
+        format!("file cell {}{id}: {first_line}", index + 1)
+    });
+    list_file_cells(
+        &mut lines,
+        "code cells of the file not reproduced",
+        unreproduced.collect(),
+    );
+    let uncompared = uncompared_outputs
+        .iter()
+        .map(|(index, why)| format!("file cell {}: {why}", index + 1));
+    list_file_cells(
+        &mut lines,
+        "outputs of the file compared with none of the chapter's",
+        uncompared.collect(),
+    );
     lines.join("\n")
+}
+
+/// `title: none`, or `title: N` and the N rows beneath it.
+fn list_file_cells(lines: &mut Vec<String>, title: &str, rows: Vec<String>) {
+    if rows.is_empty() {
+        lines.push(format!("  {title}: none"));
+        return;
+    }
+    lines.push(format!("  {title}: {}", rows.len()));
+    lines.extend(rows.into_iter().map(|row| format!("    {row}")));
 }
 
 /// The summary block that ends a chapter.
