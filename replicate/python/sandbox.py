@@ -1,0 +1,175 @@
+# The sandbox every notebook cell runs in: imports only from the subset (this file's
+# _MODULES), no files, processes or sockets (the interpreter is built without them; this
+# removes the names that would say so less clearly), output captured and bounded, and
+# each cell analysed before it runs for what it needs outside the subset.
+import builtins
+import sys
+import _torch
+import math
+
+_MODULES = {"_torch": _torch, "math": math}
+_OUTPUT_LIMIT = 1 << 20
+
+
+class OutputLimitExceeded(Exception):
+    pass
+
+
+class _Stream:
+    def __init__(self):
+        self.parts = []
+        self.size = 0
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self.size += len(text)
+        if self.size > _OUTPUT_LIMIT:
+            raise OutputLimitExceeded("the cell printed more than 1 MiB")
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def take(self):
+        text = "".join(self.parts)
+        self.parts = []
+        self.size = 0
+        return text
+
+
+sys.stdout = _Stream()
+sys.stderr = _Stream()
+
+
+def _import(name, globals=None, locals=None, fromlist=(), level=0):
+    if level:
+        raise ImportError("relative imports are not in the subset")
+    if name not in _MODULES:
+        raise ModuleNotFoundError(f"{name} is not in the subset")
+    if fromlist:
+        module = _MODULES[name]
+        for item in fromlist:
+            if item != "*" and not hasattr(module, item) and f"{name}.{item}" not in _MODULES:
+                raise ImportError(f"{name}.{item} is not in the subset")
+        return module
+    return _MODULES[name.partition(".")[0]]
+
+
+for _name in ("open", "input", "breakpoint", "help", "exit", "quit", "copyright", "credits", "license"):
+    if hasattr(builtins, _name):
+        delattr(builtins, _name)
+
+
+def _warn(message, category=None, stacklevel=1):
+    category = category or UserWarning
+    sys.stderr.write(f"{category.__name__}: {message}\n")
+
+
+warnings = type(sys)("warnings")
+warnings.warn = _warn
+warnings.filterwarnings = lambda *a, **k: None
+warnings.simplefilter = lambda *a, **k: None
+_MODULES["warnings"] = warnings
+
+
+def _walk(node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        for field in getattr(n, "_fields", ()):
+            v = getattr(n, field, None)
+            if isinstance(v, list):
+                stack.extend(x for x in v if hasattr(x, "_fields"))
+            elif hasattr(v, "_fields"):
+                stack.append(v)
+
+
+def _module_of(node, bound):
+    """The subset module an expression names (`torch`, `torch.nn`, `F`), or None."""
+    kind = type(node).__name__
+    if kind == "Name":
+        m = bound.get(node.id)
+        return m if type(m) is type(sys) else None
+    if kind == "Attribute":
+        base = _module_of(node.value, bound)
+        if base is not None:
+            m = getattr(base, node.attr, None)
+            return m if type(m) is type(sys) else None
+    return None
+
+
+def analyse(tree, namespace):
+    """What the cell needs that the subset lacks (or None), the names it reads and the
+    names it binds."""
+    bound = dict(namespace)
+    missing = None
+    loads, stores = [], []
+    nodes = list(_walk(tree))
+    for n in nodes:
+        kind = type(n).__name__
+        if kind == "Import":
+            for alias in n.names:
+                if alias.name not in _MODULES:
+                    missing = missing or f"{alias.name} is not in the subset"
+                    stores.append(alias.asname or alias.name.partition(".")[0])
+                    continue
+                if alias.asname:
+                    m = _MODULES[alias.name]
+                    bound[alias.asname] = m
+                    stores.append(alias.asname)
+                else:
+                    top = alias.name.partition(".")[0]
+                    bound[top] = _MODULES[top]
+                    stores.append(top)
+        elif kind == "ImportFrom":
+            module = _MODULES.get(n.module or "")
+            for alias in n.names:
+                name = alias.asname or alias.name
+                stores.append(name)
+                if module is None:
+                    missing = missing or f"{n.module} is not in the subset"
+                elif alias.name != "*" and not hasattr(module, alias.name):
+                    missing = missing or f"{n.module}.{alias.name} is not in the subset"
+                elif alias.name != "*":
+                    bound[name] = getattr(module, alias.name)
+        elif kind == "Name":
+            (stores if type(n.ctx).__name__ in ("Store", "Del") else loads).append(n.id)
+        elif kind in ("FunctionDef", "ClassDef", "AsyncFunctionDef"):
+            stores.append(n.name)
+    for n in nodes:
+        if type(n).__name__ == "Attribute":
+            base = _module_of(n.value, bound)
+            if base is not None and not hasattr(base, n.attr):
+                missing = missing or f"{base.__name__}.{n.attr} is not in the subset"
+    shows_value = bool(tree.body) and type(tree.body[-1]).__name__ == "Expr"
+    return missing, loads, stores, shows_value
+
+
+def parse(source, name):
+    return compile(source, name, "exec", 0x400)
+
+
+def display(value):
+    """The text Jupyter shows for a cell's value: IPython's layout of tuples and lists."""
+    t = type(value)
+    if t is tuple:
+        return _torch.displayed_sequence("tuple", [display(v) for v in value])
+    if t is list:
+        return _torch.displayed_sequence("list", [display(v) for v in value])
+    if t is dict:
+        return "{" + ", ".join(f"{display(k)}: {display(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+_stdout, _stderr = sys.stdout, sys.stderr
+
+
+def take_output():
+    return _stdout.take(), _stderr.take()
+
+
+def install_import():
+    builtins.__import__ = _import

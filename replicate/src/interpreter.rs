@@ -1,0 +1,267 @@
+//! The interpreter process: RustPython with `torch` (the native `_torch` under the
+//! embedded Python of `python/`), the sandbox installed, reading cells on stdin and
+//! answering each with what it did. It holds no file, process or socket capability (the
+//! VM is built without `host_env`), and its address space is capped so that a runaway
+//! allocation ends it rather than the machine.
+
+use crate::native;
+use crate::protocol::{CellReply, CellRequest, Start};
+use anyhow::{Context, Result};
+use rustpython_vm::builtins::{PyBaseExceptionRef, PyModule};
+use rustpython_vm::compiler::Mode;
+use rustpython_vm::scope::Scope;
+use rustpython_vm::{AsObject, Interpreter, PyRef, PyResult, VirtualMachine};
+use std::io::{BufRead, Write};
+
+const SANDBOX: &str = include_str!("../python/sandbox.py");
+/// The embedded `torch` package, in the order its modules are executed.
+const TORCH: [(&str, &str); 4] = [
+    ("torch", include_str!("../python/torch.py")),
+    (
+        "torch.nn.functional",
+        include_str!("../python/nn_functional.py"),
+    ),
+    ("torch.nn", include_str!("../python/nn.py")),
+    ("torch.optim", include_str!("../python/optim.py")),
+];
+
+/// The interpreter's stack: RustPython recurses on the native stack, a frame per call.
+const STACK_BYTES: usize = 512 << 20;
+/// What the process may map beyond the tensor cap (the interpreter, candle, the stack).
+const ADDRESS_SPACE_MARGIN: u64 = 3 << 30;
+
+/// Runs the interpreter process: the start line, then one reply line per cell line,
+/// until stdin closes.
+pub fn serve() -> Result<()> {
+    let mut first = String::new();
+    std::io::stdin()
+        .read_line(&mut first)
+        .context("no start line")?;
+    let start: Start = serde_json::from_str(&first).context("a bad start line")?;
+    limit_address_space(start.tensor_cap_bytes + ADDRESS_SPACE_MARGIN);
+    let worker = std::thread::Builder::new()
+        .stack_size(STACK_BYTES)
+        .spawn(move || run(start))
+        .context("starting the interpreter thread")?;
+    worker
+        .join()
+        .map_err(|_| anyhow::anyhow!("the interpreter thread panicked"))?
+}
+
+fn limit_address_space(bytes: u64) {
+    #[cfg(unix)]
+    // SAFETY: setrlimit only lowers this process's own limit.
+    unsafe {
+        let limit = libc::rlimit {
+            rlim_cur: bytes,
+            rlim_max: bytes,
+        };
+        libc::setrlimit(libc::RLIMIT_AS, &limit);
+    }
+}
+
+/// An interpreter with `torch` and the sandbox set up, and the notebook's namespace.
+pub struct Session {
+    interpreter: Interpreter,
+    sandbox: PyRef<PyModule>,
+    namespace: Scope,
+}
+
+impl Session {
+    /// A fresh interpreter: `torch` loaded, the sandbox's import installed.
+    pub fn new(start: &Start) -> Result<Self> {
+        native::set_memory_cap(start.tensor_cap_bytes);
+        crossent::pt::conventions::set(start.conventions);
+        if let Some(seed) = start.recovered_seed {
+            native::recovered_seed(seed);
+        }
+        let builder = Interpreter::builder(Default::default());
+        let math = rustpython_stdlib::stdlib_module_defs(&builder.ctx)
+            .into_iter()
+            .find(|d| d.name.as_str() == "math")
+            .context("RustPython's math module is missing")?;
+        let native_def = native::module_def(&builder.ctx);
+        let interpreter = builder
+            .add_native_module(math)
+            .add_native_module(native_def)
+            .build();
+        let (sandbox, namespace) = interpreter
+            .enter(|vm| -> PyResult<_> {
+                let sandbox = load(vm, "sandbox", SANDBOX)?;
+                let modules = sandbox.as_object().get_attr("_MODULES", vm)?;
+                let mut loaded: Vec<PyRef<PyModule>> = Vec::new();
+                for (name, _) in TORCH {
+                    let module = vm.new_module(name, vm.ctx.new_dict(), None);
+                    modules.set_item(name, module.clone().into(), vm)?;
+                    loaded.push(module);
+                }
+                for ((name, _), module) in TORCH.iter().zip(&loaded) {
+                    if let Some((parent, child)) = name.rsplit_once('.') {
+                        let parent = modules.get_item(parent, vm)?;
+                        parent.set_attr(vm.ctx.intern_str(child), module.clone(), vm)?;
+                    }
+                }
+                sandbox
+                    .as_object()
+                    .get_attr("install_import", vm)?
+                    .call((), vm)?;
+                for ((name, source), module) in TORCH.iter().zip(&loaded) {
+                    exec_in(vm, name, source, module)?;
+                }
+                let namespace = vm.new_scope_with_builtins();
+                namespace
+                    .globals
+                    .set_item("__name__", vm.ctx.new_str("__main__").into(), vm)?;
+                Ok((sandbox, namespace))
+            })
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "setting up torch failed: {}",
+                    interpreter.enter(|vm| exception_line(vm, &e))
+                )
+            })?;
+        Ok(Self {
+            interpreter,
+            sandbox,
+            namespace,
+        })
+    }
+
+    /// Runs one cell.
+    pub fn run_cell(&self, request: &CellRequest) -> CellReply {
+        self.interpreter.enter(|vm| {
+            let mut reply = CellReply::default();
+            if let Err(e) = self.cell(vm, request, &mut reply) {
+                reply.error = Some(exception_line(vm, &e));
+            }
+            reply.read_unseeded_draws = native::take_cell_flags().read_unseeded_draws;
+            if let Ok(out) = self
+                .sandbox
+                .as_object()
+                .get_attr("take_output", vm)
+                .and_then(|f| f.call((), vm))
+            {
+                if let Ok([stdout, stderr]) = strings(vm, out).as_deref() {
+                    reply.stdout = stdout.clone();
+                    reply.stderr = stderr.clone();
+                }
+            }
+            reply
+        })
+    }
+
+    fn cell(
+        &self,
+        vm: &VirtualMachine,
+        request: &CellRequest,
+        reply: &mut CellReply,
+    ) -> PyResult<()> {
+        let sandbox = self.sandbox.as_object();
+        let tree = sandbox
+            .get_attr("parse", vm)?
+            .call((request.source.as_str(), request.name.as_str()), vm)?;
+        let analysis = sandbox
+            .get_attr("analyse", vm)?
+            .call((tree, self.namespace.globals.clone()), vm)?;
+        let parts = vm.extract_elements_with(&analysis, Ok)?;
+        let [missing, loads, stores, shows_value]: [_; 4] = parts
+            .try_into()
+            .map_err(|_| vm.new_type_error("a bad analysis"))?;
+        let shows_value = shows_value.try_to_bool(vm)?;
+        let missing = Option::<String>::try_from_object(vm, missing)?;
+        let (loads, stores) = (strings(vm, loads)?, strings(vm, stores)?);
+        reply.stores = stores.clone();
+        if let Some(missing) = missing {
+            reply.not_run = Some(missing);
+            return Ok(());
+        }
+        let mut needed: Vec<(&String, usize)> = loads
+            .iter()
+            .filter(|n| !stores.contains(n))
+            .filter_map(|n| request.unavailable.get(n).map(|&cell| (n, cell)))
+            .collect();
+        needed.sort();
+        needed.dedup();
+        if let Some(&(_, cell)) = needed.first() {
+            let names: Vec<String> = needed
+                .iter()
+                .filter(|(_, c)| *c == cell)
+                .map(|(n, _)| format!("`{n}`"))
+                .collect();
+            reply.not_run = Some(format!(
+                "depends on cell {cell}, which did not run ({})",
+                names.join(", ")
+            ));
+            return Ok(());
+        }
+        let code = vm
+            .compile(&request.source, Mode::BlockExpr, request.name.clone())
+            .map_err(|e| vm.new_syntax_error(&e, Some(&request.source)))?;
+        let value = vm.run_code_obj(code, self.namespace.clone())?;
+        if shows_value && !request.quiet && !vm.is_none(&value) {
+            let shown = sandbox.get_attr("display", vm)?.call((value,), vm)?;
+            reply.value = Some(shown.str(vm)?.to_string());
+        }
+        Ok(())
+    }
+}
+
+use rustpython_vm::convert::TryFromObject;
+
+fn strings(vm: &VirtualMachine, sequence: rustpython_vm::PyObjectRef) -> PyResult<Vec<String>> {
+    vm.extract_elements_with(&sequence, |o| String::try_from_object(vm, o))
+}
+
+fn load(vm: &VirtualMachine, name: &str, source: &str) -> PyResult<PyRef<PyModule>> {
+    let module = vm.new_module(name, vm.ctx.new_dict(), None);
+    exec_in(vm, name, source, &module)?;
+    Ok(module)
+}
+
+fn exec_in(
+    vm: &VirtualMachine,
+    name: &str,
+    source: &str,
+    module: &PyRef<PyModule>,
+) -> PyResult<()> {
+    let code = vm
+        .compile(source, Mode::Exec, format!("<{name}>"))
+        .map_err(|e| vm.new_syntax_error(&e, Some(source)))?;
+    let dict = module.as_object().dict().expect("a module has a dict");
+    vm.run_code_obj(code, Scope::with_builtins(None, dict, vm))?;
+    Ok(())
+}
+
+/// The last line of a traceback: `NameError: name 'x' is not defined`.
+pub fn exception_line(vm: &VirtualMachine, e: &PyBaseExceptionRef) -> String {
+    let class = e.class().name().to_string();
+    let text = e
+        .as_object()
+        .str(vm)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    if text.is_empty() {
+        class
+    } else {
+        format!("{class}: {text}")
+    }
+}
+
+fn run(start: Start) -> Result<()> {
+    let session = Session::new(&start)?;
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout().lock();
+    // Ready: the supervisor waits for this line before the first cell.
+    serde_json::to_writer(&mut stdout, &CellReply::default())?;
+    stdout.write_all(b"\n")?;
+    stdout.flush()?;
+    for line in stdin.lock().lines() {
+        let line = line?;
+        let request: CellRequest = serde_json::from_str(&line).context("a bad cell line")?;
+        let reply = session.run_cell(&request);
+        serde_json::to_writer(&mut stdout, &reply)?;
+        stdout.write_all(b"\n")?;
+        stdout.flush()?;
+    }
+    Ok(())
+}

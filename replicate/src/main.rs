@@ -1,0 +1,56 @@
+//! `replicate NOTEBOOK.ipynb`: runs a notebook's own Python cells on crossent's torch and
+//! compares every output with the one the file holds.
+
+use clap::Parser;
+use crossent_replicate::run::{replicate, Options};
+use crossent_replicate::supervisor::SERVE_ENV;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Runs a Jupyter notebook's own code cells on crossent's torch (candle underneath) in an
+/// embedded Python, and compares every output with the one the notebook holds.
+#[derive(Parser, Debug)]
+#[command(name = "replicate")]
+struct Args {
+    /// The notebook to replicate (.ipynb)
+    #[arg(value_name = "NOTEBOOK.ipynb")]
+    notebook: PathBuf,
+
+    /// Also write the replication as a Jupyter notebook (nbformat 4.5)
+    #[arg(long, value_name = "FILE.ipynb")]
+    out: Option<PathBuf>,
+
+    /// The time one cell may take, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    cell_timeout: u64,
+
+    /// The cap on one tensor's memory, in GiB
+    #[arg(long, value_name = "GiB", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    tensor_memory: u64,
+}
+
+fn main() -> ExitCode {
+    if std::env::var_os(SERVE_ENV).is_some() {
+        return match crossent_replicate::interpreter::serve() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let args: Args = match crossent::cli::parse() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    crossent::cli::run(|| {
+        let options = Options {
+            out: args.out,
+            cell_timeout: Duration::from_secs(args.cell_timeout),
+            tensor_cap_bytes: args.tensor_memory << 30,
+            ..Options::new(args.notebook)
+        };
+        Ok(replicate(&options)?.finish())
+    })
+}

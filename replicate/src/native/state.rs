@@ -1,0 +1,80 @@
+//! The interpreter's torch state: the global generator (PyTorch's, drawn bit for bit),
+//! whether the notebook seeded it, the cap on one tensor's memory, and what the current
+//! cell read.
+
+use crossent::random::Generator;
+use rustpython_vm::{PyResult, VirtualMachine};
+use std::cell::{Cell, RefCell};
+
+/// The seed of a generator no cell has seeded: draws from it are shown, not compared.
+pub const UNSEEDED_DEFAULT: u64 = 67280421310721;
+
+thread_local! {
+    static GENERATOR: RefCell<(Generator, bool)> = RefCell::new((Generator::manual_seed(UNSEEDED_DEFAULT), false));
+    static CAP_BYTES: Cell<u64> = const { Cell::new(4 << 30) };
+    static UNSEEDED_READ: Cell<bool> = const { Cell::new(false) };
+}
+
+/// What a cell did that decides how its output is compared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CellFlags {
+    /// It read values drawn from a generator the notebook never seeded.
+    pub read_unseeded_draws: bool,
+}
+
+/// The flags of the cell that just ran, cleared for the next.
+pub fn take_cell_flags() -> CellFlags {
+    CellFlags {
+        read_unseeded_draws: UNSEEDED_READ.with(|c| c.replace(false)),
+    }
+}
+
+/// Sets the cap on the bytes of any one tensor.
+pub fn set_memory_cap(bytes: u64) {
+    CAP_BYTES.with(|c| c.set(bytes));
+}
+
+/// Seeds the global generator as the notebook's `torch.manual_seed` does.
+pub(super) fn manual_seed(seed: u64) {
+    GENERATOR.with(|g| *g.borrow_mut() = (Generator::manual_seed(seed), true));
+}
+
+/// Seeds the global generator with a seed recovered from the notebook's prints: its draws
+/// are then the notebook's.
+pub fn recovered_seed(seed: u64) {
+    manual_seed(seed);
+}
+
+/// Runs `f` with the global generator and whether the notebook seeded it.
+pub(super) fn with_generator<R>(f: impl FnOnce(&mut Generator, bool) -> R) -> R {
+    GENERATOR.with(|g| {
+        let mut g = g.borrow_mut();
+        let seeded = g.1;
+        f(&mut g.0, seeded)
+    })
+}
+
+pub(super) fn note_unseeded_read() {
+    UNSEEDED_READ.with(|c| c.set(true));
+}
+
+/// Refuses a tensor of `shape` whose `bytes_per_element` would exceed the cap, before
+/// anything is allocated.
+pub(super) fn check_elements(
+    shape: &[usize],
+    bytes_per_element: u64,
+    vm: &VirtualMachine,
+) -> PyResult<()> {
+    let cap = CAP_BYTES.with(Cell::get);
+    let bytes = shape
+        .iter()
+        .try_fold(bytes_per_element, |acc, &d| acc.checked_mul(d as u64));
+    match bytes {
+        Some(b) if b <= cap => Ok(()),
+        _ => Err(vm.new_memory_error(format!(
+            "a tensor of shape {:?} is over the cap on tensor memory ({} GiB)",
+            shape,
+            cap >> 30
+        ))),
+    }
+}

@@ -1,0 +1,64 @@
+//! What the supervisor and the interpreter process say to each other, one JSON document
+//! a line: how to start, a cell to run, and what the cell did.
+
+use crossent::pt::Conventions;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The first line the interpreter reads: how to set itself up.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Start {
+    /// The display conventions the notebook file shows.
+    pub conventions: Conventions,
+    /// A seed recovered from the notebook's prints: its unseeded draws are then drawn.
+    pub recovered_seed: Option<u64>,
+    /// The cap on one tensor's bytes.
+    pub tensor_cap_bytes: u64,
+}
+
+/// One cell to run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CellRequest {
+    /// The cell's name in tracebacks, `<cell N>`.
+    pub name: String,
+    /// Its Python source, magics and shell lines already blanked.
+    pub source: String,
+    /// Names that cells which did not run would have bound, and which cell that was.
+    pub unavailable: BTreeMap<String, usize>,
+    /// Whether the display of the cell's value is suppressed (a trailing `;`).
+    pub quiet: bool,
+}
+
+/// What one cell did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CellReply {
+    /// What it printed to stdout.
+    pub stdout: String,
+    /// What it printed to stderr (warnings).
+    pub stderr: String,
+    /// The text Jupyter shows for its value, when it has one.
+    pub value: Option<String>,
+    /// The last line of the error it raised (`NameError: name 'x' is not defined`).
+    pub error: Option<String>,
+    /// Why it was not run: what it needs outside the subset, or a cell it depends on.
+    pub not_run: Option<String>,
+    /// The names it binds.
+    pub stores: Vec<String>,
+    /// Whether it read values drawn from a generator the notebook never seeded.
+    pub read_unseeded_draws: bool,
+}
+
+impl CellReply {
+    /// The text the cell printed as a notebook file holds it: stdout, then the value on
+    /// a line of its own, without the final newline.
+    pub fn printed(&self) -> String {
+        let mut text = self.stdout.clone();
+        if let Some(value) = &self.value {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(value);
+        }
+        text.trim_end_matches('\n').to_string()
+    }
+}
