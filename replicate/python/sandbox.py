@@ -152,9 +152,23 @@ def parse(source, name):
     return compile(source, name, "exec", 0x400)
 
 
+_SHOWN_DRAWS = []
+
+
+def take_shown_draw():
+    shown = _SHOWN_DRAWS[0] if _SHOWN_DRAWS else None
+    _SHOWN_DRAWS.clear()
+    return shown
+
+
 def display(value):
     """The text Jupyter shows for a cell's value: IPython's layout of tuples and lists."""
     t = type(value)
+    handle = getattr(value, "_h", None)
+    if type(handle).__name__ == "Handle":
+        drawn = _torch.draw_of(handle)
+        if drawn is not None:
+            _SHOWN_DRAWS.append(drawn)
     if t is tuple:
         return _torch.displayed_sequence("tuple", [display(v) for v in value])
     if t is list:

@@ -5,12 +5,16 @@
 //! allocation ends it rather than the machine.
 
 use crate::native;
-use crate::protocol::{CellReply, CellRequest, Start};
+use crate::protocol::{CellReply, CellRequest, Recovered, ShownDraw, Start};
 use anyhow::{Context, Result};
+use crossent::random::recover::history::{CacheUse, Gap};
+use crossent::random::recover::PrintedDraw;
+use crossent::random::Generator;
 use rustpython_vm::builtins::{PyBaseExceptionRef, PyModule};
 use rustpython_vm::compiler::Mode;
 use rustpython_vm::scope::Scope;
 use rustpython_vm::{AsObject, Interpreter, PyRef, PyResult, VirtualMachine};
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 
 const SANDBOX: &str = include_str!("../python/sandbox.py");
@@ -72,8 +76,9 @@ impl Session {
     pub fn new(start: &Start) -> Result<Self> {
         native::set_memory_cap(start.tensor_cap_bytes);
         crossent::pt::conventions::set(start.conventions);
-        if let Some(seed) = start.recovered_seed {
-            native::recovered_seed(seed);
+        if let Some(recovered) = &start.recovered {
+            let (seed, schedule) = schedule(recovered);
+            native::recover(seed, schedule);
         }
         let builder = Interpreter::builder(Default::default());
         let math = rustpython_stdlib::stdlib_module_defs(&builder.ctx)
@@ -135,6 +140,14 @@ impl Session {
                 reply.error = Some(exception_line(vm, &e));
             }
             reply.read_unseeded_draws = native::take_cell_flags().read_unseeded_draws;
+            if let Ok(shown) = self
+                .sandbox
+                .as_object()
+                .get_attr("take_shown_draw", vm)
+                .and_then(|f| f.call((), vm))
+            {
+                reply.shown_draw = shown_draw(vm, shown).ok().flatten();
+            }
             if let Ok(out) = self
                 .sandbox
                 .as_object()
@@ -230,6 +243,50 @@ fn exec_in(
     let dict = module.as_object().dict().expect("a module has a dict");
     vm.run_code_obj(code, Scope::with_builtins(None, dict, vm))?;
     Ok(())
+}
+
+fn shown_draw(
+    vm: &VirtualMachine,
+    shown: rustpython_vm::PyObjectRef,
+) -> PyResult<Option<ShownDraw>> {
+    if vm.is_none(&shown) {
+        return Ok(None);
+    }
+    let parts = vm.extract_elements_with(&shown, Ok)?;
+    let [call, high]: [_; 2] = parts
+        .try_into()
+        .map_err(|_| vm.new_type_error("a bad draw"))?;
+    Ok(Some(ShownDraw {
+        call: usize::try_from_object(vm, call)?,
+        randint_high: Option::<i64>::try_from_object(vm, high)?,
+    }))
+}
+
+/// The generator state before each printed draw of a recovered history, by draw call.
+fn schedule(recovered: &Recovered) -> (u64, HashMap<usize, Generator>) {
+    let mut g = Generator::manual_seed(u64::from(recovered.seed));
+    let mut states = HashMap::new();
+    for draw in &recovered.draws {
+        let cache = match draw.gap_cache {
+            None => CacheUse::Kept,
+            Some(None) => CacheUse::Dropped,
+            Some(Some(at)) => CacheUse::FromPairAt(at),
+        };
+        Gap {
+            words: draw.gap_words,
+            cache,
+        }
+        .apply(&mut g);
+        states.insert(draw.call, g.clone());
+        let printed = match draw.randint_high {
+            Some(high) => PrintedDraw::randint("draw", &draw.printed, high),
+            None => PrintedDraw::normal("draw", &draw.printed, 1.0),
+        };
+        if printed.draw(&mut g).is_err() {
+            break;
+        }
+    }
+    (u64::from(recovered.seed), states)
 }
 
 /// The last line of a traceback: `NameError: name 'x' is not defined`.

@@ -25,6 +25,11 @@ struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     cell_timeout: u64,
 
+    /// For a notebook that set no seed: search all 2³² seeds for the one its printed draws
+    /// came from (about a minute on two cores), then draw as it drew and compare
+    #[arg(long)]
+    recover_seed: bool,
+
     /// The cap on one tensor's memory, in GiB
     #[arg(long, value_name = "GiB", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
     tensor_memory: u64,
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
             out: args.out,
             cell_timeout: Duration::from_secs(args.cell_timeout),
             tensor_cap_bytes: args.tensor_memory << 30,
+            recover_seed: args.recover_seed,
             ..Options::new(args.notebook)
         };
         Ok(replicate(&options)?.finish())

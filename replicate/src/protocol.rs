@@ -10,10 +10,46 @@ use std::collections::BTreeMap;
 pub struct Start {
     /// The display conventions the notebook file shows.
     pub conventions: Conventions,
-    /// A seed recovered from the notebook's prints: its unseeded draws are then drawn.
-    pub recovered_seed: Option<u64>,
+    /// The notebook's random history recovered from its prints: its unseeded draws are
+    /// then drawn as it drew them.
+    pub recovered: Option<Recovered>,
     /// The cap on one tensor's bytes.
     pub tensor_cap_bytes: u64,
+}
+
+/// A seed recovered from a notebook's printed draws, and where each of them lay in its
+/// stream.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Recovered {
+    /// The seed PyTorch drew it from.
+    pub seed: u32,
+    /// Each printed draw, in order.
+    pub draws: Vec<RecoveredDraw>,
+}
+
+/// One printed draw of a recovered history.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecoveredDraw {
+    /// The run's draw call that made it.
+    pub call: usize,
+    /// For a `randint(high, …)`, `high`; else a `randn`.
+    pub randint_high: Option<u32>,
+    /// What the notebook printed for it.
+    pub printed: String,
+    /// Words drawn between the previous printed draw and this one.
+    pub gap_words: u64,
+    /// The cached normal in the gap: `None` kept, `Some(None)` taken, `Some(Some(at))`
+    /// left by a pair `at` words into the gap.
+    pub gap_cache: Option<Option<u64>>,
+}
+
+/// A tensor a cell displayed just as it was drawn: the seed search can read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownDraw {
+    /// The run's draw call that made it.
+    pub call: usize,
+    /// For a `randint(high, …)`, `high`; else a `randn`.
+    pub randint_high: Option<i64>,
 }
 
 /// One cell to run.
@@ -46,6 +82,8 @@ pub struct CellReply {
     pub stores: Vec<String>,
     /// Whether it read values drawn from a generator the notebook never seeded.
     pub read_unseeded_draws: bool,
+    /// The tensor it displayed, when that was a draw as drawn.
+    pub shown_draw: Option<ShownDraw>,
 }
 
 impl CellReply {

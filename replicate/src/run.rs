@@ -3,13 +3,16 @@
 //! it, so that the summary, the written notebook and the report are a chapter's.
 
 use crate::cells::{bound_names, prepare};
-use crate::protocol::{CellReply, CellRequest, Start};
+use crate::protocol::{CellReply, CellRequest, Recovered, RecoveredDraw, ShownDraw, Start};
 use crate::supervisor::{Outcome, Worker};
 use anyhow::Result;
 use crossent::cli::NotebookArgs;
+use crossent::draws::{MAX_GAP, QUICK_WORDS_BEFORE, WORDS_BEFORE};
 use crossent::ipynb::read::{CellKind, FileCell, NotebookFile};
 use crossent::notebook::{Notebook, Tolerance};
 use crossent::pt::Conventions;
+use crossent::random::recover::history::{locate, CacheUse};
+use crossent::random::recover::{interactive, DrawKind, PrintedDraw, SearchSpace, ALL_SEEDS};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,8 +38,8 @@ pub struct Options {
     pub cell_timeout: Duration,
     /// The cap on one tensor's memory, in bytes.
     pub tensor_cap_bytes: u64,
-    /// A seed for the notebook's unseeded draws, recovered from its prints.
-    pub recovered_seed: Option<u64>,
+    /// Whether to search every seed for the one the notebook's unseeded draws came from.
+    pub recover_seed: bool,
 }
 
 impl Options {
@@ -47,7 +50,7 @@ impl Options {
             out: None,
             cell_timeout: Duration::from_secs(60),
             tensor_cap_bytes: 4 << 30,
-            recovered_seed: None,
+            recover_seed: false,
         }
     }
 }
@@ -56,25 +59,48 @@ impl Options {
 /// records (`finish` prints the summary and gives the exit code).
 pub fn replicate(options: &Options) -> Result<Notebook> {
     let file = NotebookFile::read(&options.notebook)?;
+    let printed = file.code_cells().filter_map(|c| c.printed.as_deref());
+    let (conventions, _) = Conventions::from_printed(printed);
+    let mut start = Start {
+        conventions,
+        recovered: None,
+        tensor_cap_bytes: options.tensor_cap_bytes,
+    };
+    if options.recover_seed {
+        start.recovered = recover(&file, &start, options)?;
+    }
     let args = NotebookArgs {
         notebook: Some(options.notebook.clone()),
         write_notebook: options.out.clone(),
     };
     let title = format!("replicate — {}", file.name);
     let mut nb = Notebook::for_chapter(0, &title, ORIGIN, &args)?;
-    if let Some(seed) = options.recovered_seed {
+    if let Some(recovered) = &start.recovered {
+        nb.warn(&format!(
+            "note: the notebook's unseeded draws are drawn from seed {}, recovered from the {} draws it printed",
+            recovered.seed,
+            recovered.draws.len()
+        ));
         nb.draws_as_the_notebook(Tolerance {
             abs: 0.0,
-            reason: format!("drawn from seed {seed}, recovered from the notebook's prints"),
+            reason: format!(
+                "drawn from seed {}, recovered from the notebook's prints",
+                recovered.seed
+            ),
         });
     }
-    let printed = file.code_cells().filter_map(|c| c.printed.as_deref());
-    let (conventions, _) = Conventions::from_printed(printed);
-    let start = Start {
-        conventions,
-        recovered_seed: options.recovered_seed,
-        tensor_cap_bytes: options.tensor_cap_bytes,
-    };
+    run_cells(&file, &mut nb, start, options)?;
+    Ok(nb)
+}
+
+/// Runs every cell of `file` into `nb`; gives the draws its cells displayed as drawn,
+/// with what the notebook printed for each.
+fn run_cells(
+    file: &NotebookFile,
+    nb: &mut Notebook,
+    start: Start,
+    options: &Options,
+) -> Result<Vec<(ShownDraw, String)>> {
     let mut run = Run {
         start,
         worker: None,
@@ -83,6 +109,7 @@ pub fn replicate(options: &Options) -> Result<Notebook> {
         restarts: 0,
         timeout: options.cell_timeout,
         cap: options.tensor_cap_bytes,
+        shown_draws: Vec::new(),
     };
     let mut number = 0;
     for cell in &file.cells {
@@ -94,12 +121,84 @@ pub fn replicate(options: &Options) -> Result<Notebook> {
             }
             CellKind::Code if !cell.source.trim().is_empty() => {
                 number += 1;
-                run.cell(&mut nb, &file, cell, number)?;
+                run.cell(nb, file, cell, number)?;
             }
             _ => {}
         }
     }
-    Ok(nb)
+    Ok(run.shown_draws)
+}
+
+/// The notebook's random history, from the draws it printed as drawn: a silent run finds
+/// them, every seed is searched for the first (as a chapter's `--recover-seed` does), and
+/// the later ones are located in its stream. `None`, said on stderr, when no seed holds
+/// them all.
+fn recover(file: &NotebookFile, start: &Start, options: &Options) -> Result<Option<Recovered>> {
+    let mut silent = Notebook::silent();
+    let shown = run_cells(file, &mut silent, start.clone(), options)?;
+    let mut calls = Vec::new();
+    let mut draws = Vec::new();
+    for (draw, printed) in &shown {
+        let name = format!("draw {}", draw.call);
+        let printed_draw = match draw.randint_high {
+            Some(high) => match u32::try_from(high) {
+                Ok(high) => PrintedDraw::randint(&name, printed, high),
+                Err(_) => continue,
+            },
+            None => PrintedDraw::normal(&name, printed, 1.0),
+        };
+        // The search reads a first randn of 3 to 15 values; smaller or larger ones follow.
+        let usable = match draw.randint_high {
+            None => (if draws.is_empty() { 3 } else { 1 }..16).contains(&printed_draw.values.len()),
+            Some(_) => !draws.is_empty(),
+        };
+        if usable {
+            calls.push(draw.call);
+            draws.push(printed_draw);
+        }
+    }
+    if draws.is_empty() {
+        eprintln!("note: --recover-seed: the notebook displays no randn of 3 to 15 values as drawn, which the seed search needs; its draws are shown, not compared");
+        return Ok(None);
+    }
+    for words_before in [QUICK_WORDS_BEFORE, WORDS_BEFORE] {
+        let space = SearchSpace {
+            seeds: ALL_SEEDS,
+            words_before,
+        };
+        let starts = interactive::search_with_progress(&draws[0], &space)?;
+        if let Some(history) = starts.iter().find_map(|&s| locate(s, &draws, MAX_GAP).ok()) {
+            let recovered = calls
+                .iter()
+                .zip(&draws)
+                .zip(&history.gaps)
+                .map(|((&call, draw), gap)| RecoveredDraw {
+                    call,
+                    randint_high: match draw.kind {
+                        DrawKind::Randint { high } => Some(high),
+                        DrawKind::Normal { .. } => None,
+                    },
+                    printed: shown
+                        .iter()
+                        .find(|(d, _)| d.call == call)
+                        .map(|(_, p)| p.clone())
+                        .unwrap_or_default(),
+                    gap_words: gap.words,
+                    gap_cache: match gap.cache {
+                        CacheUse::Kept => None,
+                        CacheUse::Dropped => Some(None),
+                        CacheUse::FromPairAt(at) => Some(Some(at)),
+                    },
+                })
+                .collect();
+            return Ok(Some(Recovered {
+                seed: history.seed,
+                draws: recovered,
+            }));
+        }
+    }
+    eprintln!("note: --recover-seed: no seed's stream holds every draw the notebook printed; its draws are shown, not compared");
+    Ok(None)
 }
 
 struct Run {
@@ -110,6 +209,7 @@ struct Run {
     restarts: usize,
     timeout: Duration,
     cap: u64,
+    shown_draws: Vec<(ShownDraw, String)>,
 }
 
 impl Run {
@@ -210,6 +310,9 @@ impl Run {
             return;
         }
         self.ran.push(request.clone());
+        if let (Some(draw), Some(printed)) = (reply.shown_draw, &cell.printed) {
+            self.shown_draws.push((draw, printed.clone()));
+        }
         let printed = reply.printed();
         let notebook = cell.printed.clone().unwrap_or_default();
         if printed.is_empty() && cell.printed.is_none() {

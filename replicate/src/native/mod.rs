@@ -8,7 +8,7 @@ mod indexing;
 mod state;
 
 pub(crate) use _torch::module_def;
-pub use state::{recovered_seed, set_memory_cap, take_cell_flags, CellFlags};
+pub use state::{recover, set_memory_cap, take_cell_flags, CellFlags};
 
 #[rustpython_vm::pymodule]
 mod _torch {
@@ -66,6 +66,9 @@ mod _torch {
         pub(crate) t: Tensor,
         pub(crate) kind: Kind,
         pub(crate) unseeded: bool,
+        /// Made by draw call number `.0` of the run (`randn` or `randint` below `.1`), as
+        /// drawn: a printed draw the seed search can read.
+        pub(crate) draw: Option<(usize, Option<i64>)>,
     }
 
     #[pyclass]
@@ -89,7 +92,12 @@ mod _torch {
     }
 
     fn handle(t: Tensor, kind: Kind, unseeded: bool) -> Handle {
-        Handle { t, kind, unseeded }
+        Handle {
+            t,
+            kind,
+            unseeded,
+            draw: None,
+        }
     }
 
     fn read(h: &Handle) {
@@ -234,40 +242,52 @@ mod _torch {
         state::with_generator(|g, _| g.initial_seed())
     }
 
+    /// A draw from the global generator; `randint_high` says it is a `randint(high, …)`.
     fn drawn(
         shape: &[usize],
+        randint_high: Option<i64>,
         vm: &VirtualMachine,
         draw: impl FnOnce(&mut crossent::random::Generator) -> anyhow::Result<Tensor>,
     ) -> PyResult<Handle> {
         check_elements(shape, 4, vm)?;
         let (t, seeded) = state::with_generator(|g, seeded| (draw(g), seeded));
+        let call = state::last_draw_call();
         let t = t.map_err(|e| err(vm, e))?;
         let kind = if t.dtype() == DType::I64 {
             Kind::Long
         } else {
             Kind::Float
         };
-        Ok(handle(t, kind, !seeded))
+        Ok(Handle {
+            draw: Some((call, randint_high)),
+            ..handle(t, kind, !seeded)
+        })
+    }
+
+    /// For a tensor displayed as drawn: its draw call and, for a `randint`, its bound.
+    #[pyfunction]
+    fn draw_of(h: PyRef<Handle>) -> Option<(usize, Option<i64>)> {
+        h.draw
     }
 
     #[pyfunction]
     fn randn(shape: Vec<usize>, vm: &VirtualMachine) -> PyResult<Handle> {
-        drawn(&shape.clone(), vm, |g| g.randn(shape))
+        drawn(&shape.clone(), None, vm, |g| g.randn(shape))
     }
 
     #[pyfunction]
     fn rand(shape: Vec<usize>, vm: &VirtualMachine) -> PyResult<Handle> {
-        drawn(&shape.clone(), vm, |g| g.rand(shape))
+        drawn(&shape.clone(), None, vm, |g| g.rand(shape))
     }
 
     #[pyfunction]
     fn normal(mean: f64, std: f64, shape: Vec<usize>, vm: &VirtualMachine) -> PyResult<Handle> {
-        drawn(&shape.clone(), vm, |g| g.normal(mean, std, shape))
+        drawn(&shape.clone(), None, vm, |g| g.normal(mean, std, shape))
     }
 
     #[pyfunction]
     fn uniform(shape: Vec<usize>, from: f64, to: f64, vm: &VirtualMachine) -> PyResult<Handle> {
-        drawn(&shape.clone(), vm, |g| g.uniform(shape, from, to))
+        drawn(&shape.clone(), None, vm, |g| g.uniform(shape, from, to))
     }
 
     #[pyfunction]
@@ -277,12 +297,14 @@ mod _torch {
                 "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
             )));
         }
-        drawn(&shape.clone(), vm, |g| g.randint(low, high, shape))
+        drawn(&shape.clone(), (low == 0).then_some(high), vm, |g| {
+            g.randint(low, high, shape)
+        })
     }
 
     #[pyfunction]
     fn randperm(n: usize, vm: &VirtualMachine) -> PyResult<Handle> {
-        drawn(&[n], vm, |g| g.randperm(n))
+        drawn(&[n], None, vm, |g| g.randperm(n))
     }
 
     /// `nn.Linear(in, out)`'s weight and bias, drawn as PyTorch initialises them.
@@ -299,6 +321,7 @@ mod _torch {
                 seeded,
             )
         });
+        state::last_draw_call();
         let (w, b) = drawn.map_err(|e| err(vm, e))?;
         Ok((
             handle(w, Kind::Float, !seeded),

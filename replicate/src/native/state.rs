@@ -10,6 +10,10 @@ use std::cell::{Cell, RefCell};
 pub const UNSEEDED_DEFAULT: u64 = 67280421310721;
 
 thread_local! {
+    /// Draw calls so far, and the generator state to take at given calls (a recovered
+    /// history: each printed draw where it lay in the notebook's stream).
+    static DRAW_CALLS: Cell<usize> = const { Cell::new(0) };
+    static SCHEDULE: RefCell<std::collections::HashMap<usize, Generator>> = RefCell::new(Default::default());
     static GENERATOR: RefCell<(Generator, bool)> = RefCell::new((Generator::manual_seed(UNSEEDED_DEFAULT), false));
     static CAP_BYTES: Cell<u64> = const { Cell::new(4 << 30) };
     static UNSEEDED_READ: Cell<bool> = const { Cell::new(false) };
@@ -39,18 +43,34 @@ pub(super) fn manual_seed(seed: u64) {
     GENERATOR.with(|g| *g.borrow_mut() = (Generator::manual_seed(seed), true));
 }
 
-/// Seeds the global generator with a seed recovered from the notebook's prints: its draws
-/// are then the notebook's.
-pub fn recovered_seed(seed: u64) {
+/// Draws from a seed recovered from the notebook's prints: the generator starts from
+/// `seed`, and at each draw call in `schedule` takes the state the notebook's generator
+/// had before that printed draw.
+pub fn recover(seed: u64, schedule: std::collections::HashMap<usize, Generator>) {
     manual_seed(seed);
+    SCHEDULE.with(|s| *s.borrow_mut() = schedule);
 }
 
-/// Runs `f` with the global generator and whether the notebook seeded it.
+/// Runs `f` for one draw call with the global generator and whether the notebook seeded
+/// it.
 pub(super) fn with_generator<R>(f: impl FnOnce(&mut Generator, bool) -> R) -> R {
+    let call = DRAW_CALLS.with(Cell::get);
+    if let Some(state) = SCHEDULE.with(|s| s.borrow_mut().remove(&call)) {
+        GENERATOR.with(|g| g.borrow_mut().0 = state);
+    }
     GENERATOR.with(|g| {
         let mut g = g.borrow_mut();
         let seeded = g.1;
         f(&mut g.0, seeded)
+    })
+}
+
+/// The number of the draw call just made, counting it.
+pub(super) fn last_draw_call() -> usize {
+    DRAW_CALLS.with(|c| {
+        let call = c.get();
+        c.set(call + 1);
+        call
     })
 }
 
