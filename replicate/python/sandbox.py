@@ -57,7 +57,9 @@ def _import(name, globals=None, locals=None, fromlist=(), level=0):
     return _MODULES[name.partition(".")[0]]
 
 
-for _name in ("open", "input", "breakpoint", "help", "exit", "quit", "copyright", "credits", "license"):
+# Builtins that reach outside the interpreter (or wait for a person) are not in the subset.
+_REMOVED = ("open", "input", "breakpoint", "help", "exit", "quit", "copyright", "credits", "license")
+for _name in _REMOVED:
     if hasattr(builtins, _name):
         delattr(builtins, _name)
 
@@ -106,7 +108,7 @@ def analyse(tree, namespace):
     names it binds."""
     bound = dict(namespace)
     missing = None
-    loads, stores = [], []
+    loads, stores, imports = [], [], []
     nodes = list(_walk(tree))
     for n in nodes:
         kind = type(n).__name__
@@ -116,14 +118,10 @@ def analyse(tree, namespace):
                     missing = missing or f"{alias.name} is not in the subset"
                     stores.append(alias.asname or alias.name.partition(".")[0])
                     continue
-                if alias.asname:
-                    m = _MODULES[alias.name]
-                    bound[alias.asname] = m
-                    stores.append(alias.asname)
-                else:
-                    top = alias.name.partition(".")[0]
-                    bound[top] = _MODULES[top]
-                    stores.append(top)
+                name = alias.asname or alias.name.partition(".")[0]
+                bound[name] = _MODULES[alias.name] if alias.asname else _MODULES[name]
+                stores.append(name)
+                imports.append(name)
         elif kind == "ImportFrom":
             module = _MODULES.get(n.module or "")
             for alias in n.names:
@@ -135,8 +133,11 @@ def analyse(tree, namespace):
                     missing = missing or f"{n.module}.{alias.name} is not in the subset"
                 elif alias.name != "*":
                     bound[name] = getattr(module, alias.name)
+                    imports.append(name)
         elif kind == "Name":
             (stores if type(n.ctx).__name__ in ("Store", "Del") else loads).append(n.id)
+            if n.id in _REMOVED and n.id not in bound:
+                missing = missing or f"{n.id} is not in the subset (the sandbox has no files and no console)"
         elif kind in ("FunctionDef", "ClassDef", "AsyncFunctionDef"):
             stores.append(n.name)
     for n in nodes:
@@ -145,7 +146,7 @@ def analyse(tree, namespace):
             if base is not None and not hasattr(base, n.attr):
                 missing = missing or f"{base.__name__}.{n.attr} is not in the subset"
     shows_value = bool(tree.body) and type(tree.body[-1]).__name__ == "Expr"
-    return missing, loads, stores, shows_value
+    return missing, loads, stores, imports, shows_value
 
 
 def parse(source, name):

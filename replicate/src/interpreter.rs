@@ -32,7 +32,7 @@ const TORCH: [(&str, &str); 4] = [
 /// The interpreter's stack: RustPython recurses on the native stack, a frame per call.
 const STACK_BYTES: usize = 512 << 20;
 /// What the process may map beyond the tensor cap (the interpreter, candle, the stack).
-const ADDRESS_SPACE_MARGIN: u64 = 3 << 30;
+pub const ADDRESS_SPACE_MARGIN: u64 = 3 << 30;
 
 /// Runs the interpreter process: the start line, then one reply line per cell line,
 /// until stdin closes.
@@ -139,6 +139,10 @@ impl Session {
             if let Err(e) = self.cell(vm, request, &mut reply) {
                 reply.error = Some(exception_line(vm, &e));
             }
+            let globals = &self.namespace.globals;
+            reply
+                .imported
+                .retain(|name| globals.contains_key(name.as_str(), vm));
             reply.read_unseeded_draws = native::take_cell_flags().read_unseeded_draws;
             if let Ok(shown) = self
                 .sandbox
@@ -177,13 +181,14 @@ impl Session {
             .get_attr("analyse", vm)?
             .call((tree, self.namespace.globals.clone()), vm)?;
         let parts = vm.extract_elements_with(&analysis, Ok)?;
-        let [missing, loads, stores, shows_value]: [_; 4] = parts
+        let [missing, loads, stores, imports, shows_value]: [_; 5] = parts
             .try_into()
             .map_err(|_| vm.new_type_error("a bad analysis"))?;
         let shows_value = shows_value.try_to_bool(vm)?;
         let missing = Option::<String>::try_from_object(vm, missing)?;
         let (loads, stores) = (strings(vm, loads)?, strings(vm, stores)?);
         reply.stores = stores.clone();
+        reply.imported = strings(vm, imports)?;
         if let Some(missing) = missing {
             reply.not_run = Some(missing);
             return Ok(());

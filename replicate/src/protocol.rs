@@ -80,6 +80,8 @@ pub struct CellReply {
     pub not_run: Option<String>,
     /// The names it binds.
     pub stores: Vec<String>,
+    /// The names its imports bound, as far as it ran.
+    pub imported: Vec<String>,
     /// Whether it read values drawn from a generator the notebook never seeded.
     pub read_unseeded_draws: bool,
     /// The tensor it displayed, when that was a draw as drawn.

@@ -23,6 +23,8 @@ pub const ORIGIN: &str =
 /// Why an output of an unseeded draw is shown and not compared.
 pub const UNSEEDED: &str = "it depends on random draws the notebook did not seed (PyTorch seeded itself from the \
                             machine's entropy); --recover-seed searches for the seed its prints came from";
+/// How the sandbox words what the subset lacks.
+const NOT_IN_SUBSET: &str = "is not in the subset";
 /// How many times the interpreter may be stopped (time limit, memory) before the rest of
 /// the notebook is given up.
 const MAX_RESTARTS: usize = 3;
@@ -257,8 +259,9 @@ impl Run {
             }
             Outcome::Died(why) => {
                 self.lost(source, number);
-                let cap = self.cap as f64 / f64::from(1u32 << 30);
-                nb.not_run(source, &format!("the interpreter {why} (tensors are capped at {cap} GiB, the process at {} GiB more)", 3));
+                let cap = self.cap >> 30;
+                let process = (self.cap + crate::interpreter::ADDRESS_SPACE_MARGIN) >> 30;
+                nb.not_run(source, &format!("the interpreter {why}; a tensor may take {cap} GiB and the interpreter {process} GiB in all"));
                 return Ok(());
             }
         };
@@ -286,10 +289,15 @@ impl Run {
         reply: CellReply,
     ) {
         let source = cell.source.as_str();
+        // Whatever answered is replayed into a replacement interpreter: a failing cell
+        // fails again at the same point, leaving the same names behind.
+        self.ran.push(request.clone());
         let failed = reply.not_run.is_some()
             || (reply.error.is_some() && original_error(file, cell).is_none());
         for name in &reply.stores {
-            if failed {
+            // A failed cell's imports that took place stay usable.
+            let imported = reply.not_run.is_none() && reply.imported.contains(name);
+            if failed && !imported {
                 self.unavailable.insert(name.clone(), number);
             } else {
                 self.unavailable.remove(name);
@@ -303,13 +311,13 @@ impl Run {
             return;
         }
         if let (Some(error), None) = (&reply.error, original_error(file, cell)) {
-            nb.not_run(
-                source,
-                &format!("it raised {error}, which the notebook's run did not"),
-            );
+            let reason = match error.split_once(": ") {
+                Some((_, what)) if what.ends_with(NOT_IN_SUBSET) => what.to_string(),
+                _ => format!("it raised {error}, which the notebook's run did not"),
+            };
+            nb.not_run(source, &reason);
             return;
         }
-        self.ran.push(request.clone());
         if let (Some(draw), Some(printed)) = (reply.shown_draw, &cell.printed) {
             self.shown_draws.push((draw, printed.clone()));
         }

@@ -45,6 +45,7 @@ impl Worker {
         let mut child = Command::new(exe)
             .env(SERVE_ENV, "1")
             .env("RAYON_NUM_THREADS", "1")
+            .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -75,9 +76,15 @@ impl Worker {
         let stderr_tail = Arc::new(Mutex::new(String::new()));
         let tail = stderr_tail.clone();
         std::thread::spawn(move || {
+            // The first line that says why it ended: an allocation refused, a panic, an error.
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Ok(mut t) = tail.lock() {
-                    *t = line.chars().take(300).collect();
+                    let telling = ["memory allocation of", "panicked at", "error:"]
+                        .iter()
+                        .any(|w| line.contains(w));
+                    if t.is_empty() && telling {
+                        *t = line.chars().take(300).collect();
+                    }
                 }
             }
         });
@@ -137,8 +144,8 @@ impl Worker {
             .lock()
             .map(|t| t.clone())
             .unwrap_or_default();
-        let why = if tail.contains("memory allocation") || tail.contains("out of memory") {
-            "ran out of memory".to_string()
+        let why = if tail.contains("memory allocation") {
+            format!("ran out of memory ({tail})")
         } else if tail.is_empty() {
             match status {
                 Some(s) => format!("ended ({s})"),
