@@ -261,6 +261,8 @@ def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
 
 
 def randint(low, high=None, size=None, dtype=None, generator=None, device=None):
+    if size is None and isinstance(high, (tuple, list, Size)):
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:
@@ -534,6 +536,10 @@ class Tensor:
     def __rtruediv__(self, o): return _binary("div", o, self)
     def __pow__(self, o): return _binary("pow", self, o)
     def __rpow__(self, o): return _binary("pow", o, self)
+    def __mod__(self, o): return _binary("rem", self, o)
+    def __rmod__(self, o): return _binary("rem", o, self)
+    def __floordiv__(self, o): return _binary("floordiv", self, o)
+    def __rfloordiv__(self, o): return _binary("floordiv", o, self)
     def __matmul__(self, o): return _binary("matmul", self, o)
     def __rmatmul__(self, o): return _binary("matmul", o, self)
     def __eq__(self, o): return _binary("eq", self, o)
@@ -664,7 +670,7 @@ class Tensor:
     def logsumexp(self, dim, keepdim=False):
         d = _dim(dim, self.dim())
         out = _wrap(_torch.softmax("logsumexp", self._h, d), "LogsumexpBackward0", (self,))
-        return out if keepdim else out.squeeze(d)
+        return out.unsqueeze(d) if keepdim else out
 
     def sort(self, dim=-1, descending=False):
         pair = _torch.sort(self._h, _dim(dim, self.dim()), descending)

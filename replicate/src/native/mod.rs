@@ -5,6 +5,7 @@
 //! before it is allocated.
 
 mod indexing;
+mod nll;
 mod state;
 
 pub(crate) use _torch::module_def;
@@ -517,6 +518,9 @@ mod _torch {
     ) -> PyResult<Handle> {
         read(&a);
         read(&b);
+        if op == "matmul" {
+            return matmul(&a, &b, vm);
+        }
         let unseeded = a.unseeded || b.unseeded;
         let shape = broadcast_shape(a.t.dims(), b.t.dims(), vm)?;
         check_elements(&shape, 8, vm)?;
@@ -548,6 +552,7 @@ mod _torch {
             "mul" => x.broadcast_mul(&y),
             "div" => x.broadcast_div(&y),
             "pow" => pow(&x, &y, &shape),
+            "rem" | "floordiv" => modular(&op, &x, &y, &shape),
             "eq" => x.broadcast_eq(&y),
             "ne" => x.broadcast_ne(&y),
             "lt" => x.broadcast_lt(&y),
@@ -603,6 +608,57 @@ mod _torch {
             .iter()
             .zip(&ys)
             .map(|(a, b)| (*a as f32).powf(*b as f32))
+            .collect();
+        Tensor::from_vec(v, shape, &Device::Cpu)
+    }
+
+    /// `a % b` (the sign of `b`, as Python's) and `a // b`, element by element.
+    fn modular(op: &str, x: &Tensor, y: &Tensor, shape: &[usize]) -> candle_core::Result<Tensor> {
+        let x = x.broadcast_as(shape)?.contiguous()?;
+        let y = y.broadcast_as(shape)?.contiguous()?;
+        if x.dtype() == DType::I64 {
+            let (a, b) = (
+                x.flatten_all()?.to_vec1::<i64>()?,
+                y.flatten_all()?.to_vec1::<i64>()?,
+            );
+            if b.contains(&0) {
+                return Err(candle_core::Error::Msg("ZeroDivisionError".into()));
+            }
+            let v: Vec<i64> = a
+                .iter()
+                .zip(&b)
+                .map(|(&a, &b)| {
+                    let (q, r) = (a / b, a % b);
+                    let floors = r != 0 && ((r < 0) != (b < 0));
+                    match (op == "rem", floors) {
+                        (true, true) => r + b,
+                        (true, false) => r,
+                        (false, true) => q - 1,
+                        (false, false) => q,
+                    }
+                })
+                .collect();
+            return Tensor::from_vec(v, shape, &Device::Cpu);
+        }
+        let (a, b) = (
+            x.flatten_all()?.to_vec1::<f32>()?,
+            y.flatten_all()?.to_vec1::<f32>()?,
+        );
+        let v: Vec<f32> = a
+            .iter()
+            .zip(&b)
+            .map(|(&a, &b)| {
+                if op == "rem" {
+                    let m = a % b;
+                    if m != 0.0 && (b < 0.0) != (m < 0.0) {
+                        m + b
+                    } else {
+                        m
+                    }
+                } else {
+                    (a / b).floor()
+                }
+            })
             .collect();
         Tensor::from_vec(v, shape, &Device::Cpu)
     }
@@ -1123,6 +1179,14 @@ mod _torch {
             reduction: reduction(&reduction_name, vm)?,
         };
         let x = convert(&input, Kind::Float, vm)?;
+        if target.kind == Kind::Long && label_smoothing == 0.0 && opts.reduction != Reduction::None
+        {
+            let logp =
+                loss::log_softmax(&x, if x.rank() == 1 { 0 } else { 1 }).map_err(|e| err(vm, e))?;
+            if let Some(t) = exact_nll(&logp, &target, &opts.weight, ignore_index, opts.reduction) {
+                return Ok(handle(t, Kind::Float, input.unseeded || target.unseeded));
+            }
+        }
         let t = loss::cross_entropy(&x, &target.t, &opts).map_err(|e| err(vm, e))?;
         Ok(handle(t, Kind::Float, input.unseeded || target.unseeded))
     }
@@ -1142,8 +1206,62 @@ mod _torch {
             ignore_index,
             reduction: reduction(&reduction_name, vm)?,
         };
+        if input.kind == Kind::Float
+            && target.kind == Kind::Long
+            && opts.reduction != Reduction::None
+        {
+            if let Some(t) = exact_nll(
+                &input.t,
+                &target,
+                &opts.weight,
+                ignore_index,
+                opts.reduction,
+            ) {
+                return Ok(handle(t, Kind::Float, input.unseeded || target.unseeded));
+            }
+        }
         let t = loss::nll_loss(&input.t, &target.t, &opts).map_err(|e| err(vm, e))?;
         Ok(handle(t, Kind::Float, input.unseeded || target.unseeded))
+    }
+
+    /// PyTorch's own reduction of `nll_loss` over `(n, c)` or `(c)` log-probabilities no
+    /// gradient flows through; `None` where the library's loss is the one to compute.
+    fn exact_nll(
+        logp: &Tensor,
+        target: &Handle,
+        weight: &Option<Tensor>,
+        ignore_index: i64,
+        reduction: Reduction,
+    ) -> Option<Tensor> {
+        if logp.track_op()
+            || logp.rank() == 0
+            || logp.rank() > 2
+            || target.t.rank() + 1 != logp.rank()
+        {
+            return None;
+        }
+        let c = *logp.dims().last()?;
+        let values = logp.flatten_all().ok()?.to_vec1::<f32>().ok()?;
+        let targets = target.t.flatten_all().ok()?.to_vec1::<i64>().ok()?;
+        if targets.len() * c != values.len() {
+            return None;
+        }
+        let weight = match weight {
+            Some(w) => Some(w.to_dtype(DType::F32).ok()?.to_vec1::<f32>().ok()?),
+            None => None,
+        };
+        if weight.as_ref().is_some_and(|w| w.len() != c) {
+            return None;
+        }
+        let value = super::nll::reduced(
+            &values,
+            c,
+            &targets,
+            weight.as_deref(),
+            ignore_index,
+            reduction == Reduction::Mean,
+        )?;
+        Tensor::new(value, &cpu()).ok()
     }
 
     #[pyfunction]
