@@ -58,7 +58,8 @@ struct Args {
     /// original's own file name (How_cross_entropy_works.ipynb,
     /// 2021-08-07-Cross-Entropy-Loss-PyTorch.ipynb, 03_minibatch_training.ipynb,
     /// information-theory.ipynb), is
-    /// chapter N's; a chapter without one compares with its built-in outputs
+    /// chapter N's, and `replicate` runs it too; a chapter without one compares with its
+    /// built-in outputs. Any other notebook there is run by `replicate` alone
     #[arg(long, value_name = "DIR")]
     notebooks: Option<PathBuf>,
 }
@@ -73,9 +74,9 @@ const CHAPTERS: &[&Chapter] = &[
     &chapter_6::CHAPTER,
 ];
 
-/// The notebook of each chapter in `dir`, by chapter number; a file that names no
-/// chapter is said on stderr and left out.
-fn assign_notebooks(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
+/// The notebooks in `dir`: each chapter's, by chapter number, and the others (for
+/// `replicate` alone).
+fn assign_notebooks(dir: &Path) -> Result<(Vec<(usize, PathBuf)>, Vec<PathBuf>)> {
     let entries = std::fs::read_dir(dir).with_context(|| {
         format!(
             "cannot read the notebooks folder {}; give a folder of .ipynb files",
@@ -83,6 +84,7 @@ fn assign_notebooks(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
         )
     })?;
     let mut assigned: Vec<(usize, PathBuf)> = Vec::new();
+    let mut others = Vec::new();
     let mut names: Vec<String> = entries
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
@@ -97,13 +99,10 @@ fn assign_notebooks(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
                 c.number
             ),
             Some(c) => assigned.push((c.number, dir.join(&name))),
-            None => eprintln!(
-                "report: {name} in {} names no chapter (call it chapter-N.ipynb); left out",
-                dir.display()
-            ),
+            None => others.push(dir.join(&name)),
         }
     }
-    Ok(assigned)
+    Ok((assigned, others))
 }
 
 fn main() -> ExitCode {
@@ -119,9 +118,9 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
     })?;
     let device_name = crossent::device::name(&device);
     let scratch = tempfile::tempdir().context("cannot create a temporary folder for figures")?;
-    let notebooks = match &args.notebooks {
+    let (notebooks, others) = match &args.notebooks {
         Some(dir) => assign_notebooks(dir)?,
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
     crossent::notebook::set_quiet(true);
     let mut runs = Vec::new();
@@ -154,6 +153,8 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
                     seconds,
                     figures: read_figures(&figures),
                     notebook: None,
+                    replicated: None,
+                    alone: notebook.map(|file| Box::new(replicated(file, scratch.path()))),
                 };
                 run.notebook = Some(write_notebook(
                     &args.out,
@@ -171,6 +172,8 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
                 seconds,
                 figures: Vec::new(),
                 notebook: None,
+                replicated: None,
+                alone: None,
             },
         };
         let s = run.summary();
@@ -189,6 +192,14 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
             &run.page_name(),
             report::html::chapter_page(&run).as_bytes(),
         )?;
+        if let (Some(alone), Some(file)) = (&run.alone, notebook) {
+            write_replicated(&args.out, alone, file, &device_name)?;
+        }
+        runs.push(run);
+    }
+    for file in &others {
+        let run = replicated(file, scratch.path());
+        write_replicated(&args.out, &run, file, &device_name)?;
         runs.push(run);
     }
     crossent::files::write_file(
@@ -208,6 +219,92 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A notebook run by the `replicate` binary beside this one, its records read back.
+fn replicated(file: &Path, scratch: &Path) -> ChapterRun {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let records_file = scratch.join(format!("{name}.records.json"));
+    let start = Instant::now();
+    let result = (|| -> Result<Vec<crossent::record::Record>> {
+        let exe = std::env::current_exe()?.with_file_name("replicate");
+        let out = std::process::Command::new(&exe)
+            .arg(file)
+            .arg("--records")
+            .arg(&records_file)
+            .output()
+            .with_context(|| {
+                format!(
+                    "cannot run {} (build it with cargo build --release)",
+                    exe.display()
+                )
+            })?;
+        let bytes = std::fs::read(&records_file).map_err(|_| {
+            let err = String::from_utf8_lossy(&out.stderr);
+            anyhow::anyhow!(
+                "{}",
+                err.lines().last().unwrap_or("replicate wrote no records")
+            )
+        })?;
+        Ok(serde_json::from_slice(&bytes)?)
+    })();
+    let seconds = start.elapsed().as_secs_f64();
+    let (records, error) = match result {
+        Ok(records) => (records, None),
+        Err(e) => (Vec::new(), Some(format!("{e:#}").replace('\n', " "))),
+    };
+    let run = ChapterRun {
+        number: 0,
+        title: format!("replicate — {name}"),
+        records,
+        error,
+        seconds,
+        figures: Vec::new(),
+        notebook: None,
+        replicated: Some(name.clone()),
+        alone: None,
+    };
+    let s = run.summary();
+    match &run.error {
+        None => eprintln!(
+            "report: replicate {name}: {} cells, {} verbatim, {} mismatched, {} not run, {seconds:.2} s",
+            s.cells,
+            s.verbatim,
+            s.mismatched.len(),
+            s.not_run.len()
+        ),
+        Some(e) => eprintln!("report: replicate {name} could not run: {e}"),
+    }
+    run
+}
+
+/// Writes a `replicate` run's page and its notebook (the original's cells with the
+/// run's outputs).
+fn write_replicated(out: &Path, run: &ChapterRun, file: &Path, device: &str) -> Result<()> {
+    let mut run = run.clone();
+    if run.error.is_none() {
+        let name = run.page_name().replace(".html", ".ipynb");
+        let original = crossent::ipynb::NotebookFile::read(file).ok();
+        crossent::ipynb::write::write(
+            &out.join(&name),
+            &crossent::ipynb::write::Replication {
+                chapter: 0,
+                records: &run.records,
+                figure: &|_: &str| None,
+                device,
+                original: original.as_ref(),
+            },
+        )?;
+        run.notebook = Some(name);
+    }
+    crossent::files::write_file(
+        out,
+        &run.page_name(),
+        report::html::chapter_page(&run).as_bytes(),
+    )
 }
 
 /// Writes `chapter-N.ipynb` beside the chapter's page; gives its file name.

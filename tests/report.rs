@@ -272,6 +272,8 @@ fn text_is_escaped() {
         seconds: 0.0,
         figures: Vec::new(),
         notebook: Some("chapter-9.ipynb".into()),
+        replicated: None,
+        alone: None,
     };
     let page = html::chapter_page(&run);
     assert!(page.contains("if a &lt; b &amp;&amp; c &gt; d: print(&#39;&lt;x&gt;&#39;)"));
@@ -456,4 +458,61 @@ fn headless_chromium_renders_every_page_and_every_figure() {
             "{figures} figures rendered in the full report"
         );
     }
+}
+
+#[test]
+fn a_notebook_naming_no_chapter_is_run_by_replicate_and_gets_its_page() {
+    let Some(mnist) =
+        common::mnist_or_skip("the report with replicate (chapters 1 and 5 need MNIST)")
+    else {
+        return;
+    };
+    let notebooks = common::scratch_dir("report-replicate-notebooks");
+    let losses = Path::new(env!("CARGO_MANIFEST_DIR")).join("replicate/tests/data/losses.ipynb");
+    std::fs::copy(&losses, notebooks.join("losses.ipynb")).unwrap();
+    let dir = scratch("replicate");
+    let out = Command::new(REPORT)
+        .args([
+            "--out",
+            dir.to_str().unwrap(),
+            "--data-dir",
+            mnist.to_str().unwrap(),
+        ])
+        .args(["--notebooks", notebooks.to_str().unwrap()])
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "report: replicate losses.ipynb: 50 cells, 49 verbatim, 0 mismatched, 0 not run"
+        ),
+        "{err}"
+    );
+    let index = read(&dir, "index.html");
+    assert!(
+        index.contains("49 of 49 compared verbatim, 0 mismatched; 50 of 50 cells run"),
+        "{index}"
+    );
+    let page = read(&dir, "replicate-losses.html");
+    assert!(
+        page.contains("7.896927833557129"),
+        "the run's own output is on its page"
+    );
+    let report = json(&dir);
+    let entry = report["chapters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["replicated"] == "losses.ipynb")
+        .expect("the replicate run is in report.json");
+    assert_eq!(entry["summary"]["verbatim"], 49);
+    let written: serde_json::Value =
+        serde_json::from_str(&read(&dir, "replicate-losses.ipynb")).unwrap();
+    assert_eq!(
+        written["cells"].as_array().unwrap().len(),
+        57,
+        "the file's own cells"
+    );
 }

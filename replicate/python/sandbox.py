@@ -108,7 +108,7 @@ def analyse(tree, namespace):
     names it binds."""
     bound = dict(namespace)
     missing = None
-    loads, stores, imports = [], [], []
+    loads, stores, imports, arguments = [], [], [], []
     nodes = list(_walk(tree))
     for n in nodes:
         kind = type(n).__name__
@@ -136,10 +136,13 @@ def analyse(tree, namespace):
                     imports.append(name)
         elif kind == "Name":
             (stores if type(n.ctx).__name__ in ("Store", "Del") else loads).append(n.id)
-            if n.id in _REMOVED and n.id not in bound:
-                missing = missing or f"{n.id} is not in the subset (the sandbox has no files and no console)"
+        elif kind == "arg":
+            arguments.append(n.arg)
         elif kind in ("FunctionDef", "ClassDef", "AsyncFunctionDef"):
             stores.append(n.name)
+    for name in loads:
+        if name in _REMOVED and name not in bound and name not in stores and name not in arguments:
+            missing = missing or f"{name} is not in the subset (the sandbox has no files and no console)"
     for n in nodes:
         if type(n).__name__ == "Attribute":
             base = _module_of(n.value, bound)

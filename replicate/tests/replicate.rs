@@ -188,7 +188,7 @@ fn magics_shell_lines_and_modules_outside_the_subset_are_said_and_their_dependen
             "import matplotlib.pyplot as plt",
             "plt.plot(x)",
             "%%timeit\nx.sum()",
-            "x * 2",
+            "def double(input):\n    return input * 2\n\ndouble(x)",
         ],
     );
     let out = replicate(&[notebook.to_str().unwrap()]);

@@ -349,7 +349,30 @@ pub fn chapter_page(run: &ChapterRun) -> String {
     page(&title, &body)
 }
 
-/// The index: a row per chapter, a total row, the device and the crate's version.
+/// A `replicate` run in one table cell: its counts, linked to its page.
+fn replicate_cell(run: &ChapterRun) -> String {
+    if let Some(error) = &run.error {
+        return format!(
+            "<span class=\"failed\">could not run: {}</span>",
+            escape(error)
+        );
+    }
+    let s = run.summary();
+    let compared = s.verbatim + s.within_tolerance + s.mismatched.len();
+    format!(
+        "<a href=\"{}\">{} of {} compared verbatim, {} mismatched; {} of {} cells run</a>",
+        run.page_name(),
+        s.verbatim,
+        compared,
+        s.mismatched.len(),
+        s.cells - s.not_run.len(),
+        s.cells
+    )
+}
+
+/// The index: a row per chapter (beside it, what `replicate` alone achieved on the
+/// chapter's file), a total row, the notebooks run by `replicate`, the device and the
+/// crate's version.
 pub fn index_page(runs: &[ChapterRun], device: &str) -> String {
     let mut body = String::from("<h1>crossent: the replication report</h1>\n");
     let _ = writeln!(
@@ -363,11 +386,13 @@ pub fn index_page(runs: &[ChapterRun], device: &str) -> String {
         "<div class=\"table\"><table>\n<tr><th>chapter</th><th>cells</th><th>verbatim</th>\
          <th>within tolerance</th><th>mismatched</th><th>not comparable by design</th>\
          <th>checks passed</th><th>checks failed</th><th>notebook mistakes</th>\
-         <th>run time</th></tr>\n",
+         <th>run time</th><th>replicate alone on its file</th></tr>\n",
     );
     let mut total = [0usize; 8];
     let mut seconds = 0.0;
-    for run in runs {
+    let (chapters, replicated): (Vec<&ChapterRun>, Vec<&ChapterRun>) =
+        runs.iter().partition(|r| r.replicated.is_none());
+    for run in chapters {
         let s = run.summary();
         let numbers = [
             s.cells,
@@ -409,13 +434,41 @@ pub fn index_page(runs: &[ChapterRun], device: &str) -> String {
         for n in numbers {
             let _ = write!(body, "<td>{n}</td>");
         }
-        let _ = writeln!(body, "<td>{:.2} s</td></tr>", run.seconds);
+        let _ = writeln!(
+            body,
+            "<td>{:.2} s</td><td>{}</td></tr>",
+            run.seconds,
+            run.alone
+                .as_deref()
+                .map_or_else(|| "—".to_string(), replicate_cell)
+        );
     }
     let _ = write!(body, "<tr class=\"total\"><td>total</td>");
     for n in total {
         let _ = write!(body, "<td>{n}</td>");
     }
-    let _ = writeln!(body, "<td>{seconds:.2} s</td></tr>\n</table></div>");
+    let _ = writeln!(
+        body,
+        "<td>{seconds:.2} s</td><td></td></tr>\n</table></div>"
+    );
+    if !replicated.is_empty() {
+        body.push_str(
+            "<h2>Notebooks run by <code>replicate</code></h2>\n<p class=\"meta\">Their own \
+             Python cells, run on crossent's torch in the embedded interpreter, no chapter \
+             written for them.</p>\n<div class=\"table\"><table>\n<tr><th>notebook</th>\
+             <th>result</th><th>run time</th></tr>\n",
+        );
+        for run in replicated {
+            let _ = writeln!(
+                body,
+                "<tr class=\"chapter\"><td>{}</td><td>{}</td><td>{:.2} s</td></tr>",
+                escape(run.replicated.as_deref().unwrap_or("")),
+                replicate_cell(run),
+                run.seconds
+            );
+        }
+        body.push_str("</table></div>\n");
+    }
     let passed = runs.iter().all(ChapterRun::passed);
     let _ = writeln!(
         body,

@@ -30,6 +30,10 @@ pub struct ChapterRun {
     pub figures: Vec<(String, Vec<u8>)>,
     /// The Jupyter notebook written beside the page, if one was.
     pub notebook: Option<String>,
+    /// For a run of `replicate` rather than a chapter: the notebook file it ran.
+    pub replicated: Option<String>,
+    /// What `replicate` alone achieved on the chapter's own file, when it was given one.
+    pub alone: Option<Box<ChapterRun>>,
 }
 
 impl ChapterRun {
@@ -53,9 +57,13 @@ impl ChapterRun {
         self.error.is_none() && self.summary().passed()
     }
 
-    /// Its page's file name, `chapter-N.html`.
+    /// Its page's file name: `chapter-N.html`, or for `replicate`'s run of a notebook
+    /// `replicate-NAME.html` (the file's name without `.ipynb`).
     pub fn page_name(&self) -> String {
-        format!("chapter-{}.html", self.number)
+        match &self.replicated {
+            Some(file) => format!("replicate-{}.html", file.trim_end_matches(".ipynb")),
+            None => format!("chapter-{}.html", self.number),
+        }
     }
 }
 
@@ -73,8 +81,12 @@ pub struct JsonReport {
 /// One chapter in `report.json`.
 #[derive(Serialize)]
 pub struct JsonChapter {
-    /// The chapter's number.
+    /// The chapter's number (0 for a notebook run by `replicate`).
     pub chapter: usize,
+    /// For a notebook run by `replicate`: its file name.
+    pub replicated: Option<String>,
+    /// What `replicate` alone achieved on the chapter's file, when it was given one.
+    pub replicate_alone: Option<Box<JsonChapter>>,
     /// Its title.
     pub title: String,
     /// Where its notebook comes from.
@@ -183,24 +195,25 @@ pub fn json(runs: &[ChapterRun], device: &str) -> JsonReport {
     JsonReport {
         crate_version: env!("CARGO_PKG_VERSION"),
         device: device.into(),
-        chapters: runs
-            .iter()
-            .map(|run| {
-                let s = run.summary();
-                JsonChapter {
-                    chapter: run.number,
-                    title: run.title(),
-                    origin: s.origin.clone(),
-                    page: run.page_name(),
-                    ran: run.error.is_none(),
-                    error: run.error.clone(),
-                    seconds: run.seconds,
-                    passed: run.passed(),
-                    summary: JsonSummary::from(&s),
-                    notebook_file: JsonNotebookFile::of(&run.records),
-                    cells: cells(&run.records).iter().map(JsonCell::of).collect(),
-                }
-            })
-            .collect(),
+        chapters: runs.iter().map(json_chapter).collect(),
+    }
+}
+
+fn json_chapter(run: &ChapterRun) -> JsonChapter {
+    let s = run.summary();
+    JsonChapter {
+        chapter: run.number,
+        replicated: run.replicated.clone(),
+        replicate_alone: run.alone.as_deref().map(|a| Box::new(json_chapter(a))),
+        title: run.title(),
+        origin: s.origin.clone(),
+        page: run.page_name(),
+        ran: run.error.is_none(),
+        error: run.error.clone(),
+        seconds: run.seconds,
+        passed: run.passed(),
+        summary: JsonSummary::from(&s),
+        notebook_file: JsonNotebookFile::of(&run.records),
+        cells: cells(&run.records).iter().map(JsonCell::of).collect(),
     }
 }
