@@ -135,7 +135,22 @@ UNSEEDED = [
     "labels.shape[0], range(labels.shape[0])",
 ]
 
-NOTEBOOKS = {"losses": LOSSES, "training": TRAINING, "unseeded": UNSEEDED}
+IDIOMS = [
+    "import numpy as np\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F",
+    "g = torch.Generator().manual_seed(12)\nlogits = torch.randn(4, 10, generator=g)\nlogits[0]",
+    "labels = torch.LongTensor([2, 3, 0, 1])\nprobs = F.softmax(logits, dim=1)\nprobs.gather(1, labels.view(-1, 1))",
+    "np.log(0.5)",
+    "torch.manual_seed(3)\ntarget = torch.empty(3, dtype=torch.long).random_(5)\ntarget",
+    "inputs = torch.randn(3, 5, requires_grad=True)\nloss = nn.CrossEntropyLoss()(inputs, target)\nloss.backward()\nloss",
+    "inputs.grad",
+    "torch.Tensor([1, 2]), torch.eye(3)",
+    "m = nn.Softmax(dim=1)\nm(logits[:2]).sum(axis=1)",
+    "def ce(p, y):\n    return -torch.log(p[range(len(y)), y]).mean()\nce",
+    "print(f'{ce(probs, labels):.5f}', f'{ce(probs, labels).item():.3e}')",
+    "torch.randint(0, 10, (2, 3), generator=g)",
+]
+
+NOTEBOOKS = {"losses": LOSSES, "training": TRAINING, "unseeded": UNSEEDED, "idioms": IDIOMS}
 
 
 def notebook(cells):

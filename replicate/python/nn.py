@@ -9,7 +9,7 @@ functional = F
 
 class Parameter(torch.Tensor):
     def __new__(cls, data=None, requires_grad=True):
-        p = torch.Tensor.__new__(cls)
+        p = object.__new__(cls)
         p._h = _torch.detach(data._h)
         p.grad = None
         p._leaf = True

@@ -43,11 +43,27 @@ sys.stdout = _Stream()
 sys.stderr = _Stream()
 
 
+class Absent(type(sys)):
+    """A module outside the subset: importing it binds this stand-in, so that the rest of
+    its cell runs; anything taken from it is absent too, and using one is refused."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Absent(f"{self.__name__}.{name}")
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"{self.__name__} is not in the subset")
+
+    def __repr__(self):
+        return f"<{self.__name__}, not in the subset>"
+
+
 def _import(name, globals=None, locals=None, fromlist=(), level=0):
     if level:
         raise ImportError("relative imports are not in the subset")
     if name not in _MODULES:
-        raise ModuleNotFoundError(f"{name} is not in the subset")
+        return Absent(name if fromlist else name.partition(".")[0])
     if fromlist:
         module = _MODULES[name]
         for item in fromlist:
@@ -94,12 +110,14 @@ def _module_of(node, bound):
     kind = type(node).__name__
     if kind == "Name":
         m = bound.get(node.id)
-        return m if type(m) is type(sys) else None
+        return m if isinstance(m, type(sys)) else None
     if kind == "Attribute":
         base = _module_of(node.value, bound)
+        if isinstance(base, Absent):
+            return getattr(base, node.attr)
         if base is not None:
             m = getattr(base, node.attr, None)
-            return m if type(m) is type(sys) else None
+            return m if isinstance(m, type(sys)) else None
     return None
 
 
@@ -108,15 +126,18 @@ def analyse(tree, namespace):
     names it binds."""
     bound = dict(namespace)
     missing = None
-    loads, stores, imports, arguments = [], [], [], []
+    loads, stores, imports, arguments, absent = [], [], [], [], []
     nodes = list(_walk(tree))
     for n in nodes:
         kind = type(n).__name__
         if kind == "Import":
             for alias in n.names:
                 if alias.name not in _MODULES:
-                    missing = missing or f"{alias.name} is not in the subset"
-                    stores.append(alias.asname or alias.name.partition(".")[0])
+                    name = alias.asname or alias.name.partition(".")[0]
+                    bound[name] = Absent(alias.name if alias.asname else name)
+                    stores.append(name)
+                    imports.append(name)
+                    absent.append(alias.name)
                     continue
                 name = alias.asname or alias.name.partition(".")[0]
                 bound[name] = _MODULES[alias.name] if alias.asname else _MODULES[name]
@@ -128,7 +149,10 @@ def analyse(tree, namespace):
                 name = alias.asname or alias.name
                 stores.append(name)
                 if module is None:
-                    missing = missing or f"{n.module} is not in the subset"
+                    bound[name] = Absent(f"{n.module}.{alias.name}")
+                    imports.append(name)
+                    if n.module not in absent:
+                        absent.append(n.module)
                 elif alias.name != "*" and not hasattr(module, alias.name):
                     missing = missing or f"{n.module}.{alias.name} is not in the subset"
                 elif alias.name != "*":
@@ -141,15 +165,19 @@ def analyse(tree, namespace):
         elif kind in ("FunctionDef", "ClassDef", "AsyncFunctionDef"):
             stores.append(n.name)
     for name in loads:
+        if isinstance(bound.get(name), Absent) and name not in stores and name not in arguments:
+            missing = missing or f"{bound[name].__name__} is not in the subset"
         if name in _REMOVED and name not in bound and name not in stores and name not in arguments:
             missing = missing or f"{name} is not in the subset (the sandbox has no files and no console)"
     for n in nodes:
         if type(n).__name__ == "Attribute":
             base = _module_of(n.value, bound)
-            if base is not None and not hasattr(base, n.attr):
+            if isinstance(base, Absent):
+                missing = missing or f"{base.__name__}.{n.attr} is not in the subset"
+            elif base is not None and not hasattr(base, n.attr):
                 missing = missing or f"{base.__name__}.{n.attr} is not in the subset"
     shows_value = bool(tree.body) and type(tree.body[-1]).__name__ == "Expr"
-    return missing, loads, stores, imports, shows_value
+    return missing, loads, stores, imports, absent, shows_value
 
 
 def parse(source, name):
@@ -179,7 +207,55 @@ def display(value):
         return _torch.displayed_sequence("list", [display(v) for v in value])
     if t is dict:
         return "{" + ", ".join(f"{display(k)}: {display(v)}" for k, v in value.items()) + "}"
-    return repr(value)
+    if t is type(display):
+        shown = _function(value)
+        if shown is not None:
+            return shown
+    if t is type and getattr(value, "__module__", None) == "__main__":
+        return f"__main__.{value.__qualname__}"
+    return _without_addresses(repr(value))
+
+
+def _function(f):
+    """A function as IPython's pretty printer shows it: `<function __main__.f(x, y=2)>`."""
+    try:
+        code = f.__code__
+        names = list(code.co_varnames)
+        positional = names[: code.co_argcount]
+        keyword_only = names[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+        rest = code.co_argcount + code.co_kwonlyargcount
+        defaults = f.__defaults__ or ()
+        parts = []
+        for i, name in enumerate(positional):
+            k = i - (len(positional) - len(defaults))
+            parts.append(f"{name}={defaults[k]!r}" if k >= 0 else name)
+        if code.co_flags & 4:
+            parts.append("*" + names[rest])
+            rest += 1
+        elif keyword_only:
+            parts.append("*")
+        kw_defaults = f.__kwdefaults__ or {}
+        for name in keyword_only:
+            parts.append(f"{name}={kw_defaults[name]!r}" if name in kw_defaults else name)
+        if code.co_flags & 8:
+            parts.append("**" + names[rest])
+        return f"<function {f.__module__}.{f.__qualname__}({', '.join(parts)})>"
+    except Exception:
+        return None
+
+
+def _without_addresses(text):
+    """`<function f at 0x7f…>` with its address hidden: it is that run's memory, and two
+    runs must print the same bytes."""
+    out, rest = [], text
+    while " at 0x" in rest:
+        head, _, tail = rest.partition(" at 0x")
+        digits = 0
+        while digits < len(tail) and tail[digits] in "0123456789abcdef":
+            digits += 1
+        out.append(head + " at 0x…")
+        rest = tail[digits:]
+    return "".join(out) + rest
 
 
 _stdout, _stderr = sys.stdout, sys.stderr

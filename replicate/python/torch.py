@@ -80,7 +80,7 @@ def is_grad_enabled():
 
 
 def _wrap(h, grad_fn=None, inputs=()):
-    t = Tensor.__new__(Tensor)
+    t = object.__new__(Tensor)
     t._h = h
     t.grad = None
     t._leaf = True
@@ -237,7 +237,7 @@ def manual_seed(seed):
 
 
 def seed():
-    raise RuntimeError("torch.seed draws a seed from the machine's entropy, which is not in the subset")
+    raise RuntimeError("torch.seed is not in the subset (it seeds from the machine's entropy)")
 
 
 def initial_seed():
@@ -245,19 +245,66 @@ def initial_seed():
 
 
 class _Generator:
+    """The default generator, as `torch.manual_seed` returns it."""
+
     def __repr__(self):
-        return "<torch._C.Generator object>"
+        return "<torch._C.Generator at 0x…>"
 
     def manual_seed(self, s):
         return manual_seed(s)
 
+    def initial_seed(self):
+        return initial_seed()
+
+
+class Generator:
+    """A generator of the notebook's own (`torch.Generator()`), drawn as PyTorch's."""
+
+    def __init__(self, device="cpu"):
+        self._id = _torch.generator_new()
+
+    def manual_seed(self, seed):
+        _torch.generator_seed(self._id, _int(seed))
+        return self
+
+    def initial_seed(self):
+        return _torch.generator_initial_seed(self._id)
+
+    def __repr__(self):
+        return "<torch._C.Generator at 0x…>"
+
+
+default_generator = _Generator()
+
+
+def _gen(generator):
+    if generator is None or isinstance(generator, _Generator):
+        return None
+    return generator._id
+
 
 def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
-    return _created(_torch.randn(_shape_args(size)), requires_grad)
+    return _created(_torch.randn(_shape_args(size), _gen(generator)), requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
-    return _created(_torch.rand(_shape_args(size)), requires_grad)
+    return _created(_torch.rand(_shape_args(size), _gen(generator)), requires_grad)
+
+
+def randn_like(t, dtype=None):
+    return randn(*t.shape)
+
+
+def rand_like(t, dtype=None):
+    return rand(*t.shape)
+
+
+def eye(n, m=None, dtype=None):
+    m = n if m is None else m
+    out = zeros(n, m, dtype=dtype)
+    for i in range(_min(n, m)):
+        out[i, i] = 1
+    return out
 
 
 def randint(low, high=None, size=None, dtype=None, generator=None, device=None):
@@ -267,12 +314,12 @@ def randint(low, high=None, size=None, dtype=None, generator=None, device=None):
         low, high = 0, low
     if size is None:
         raise TypeError("randint() missing 1 required positional argument: 'size'")
-    t = _wrap(_torch.randint(low, high, _shape_args((size,))))
+    t = _wrap(_torch.randint(low, high, _shape_args((size,)), _gen(generator)))
     return t if dtype is None or _dtype_name(dtype) == "int64" else t.to(dtype)
 
 
 def randperm(n, dtype=None, generator=None, device=None):
-    return _wrap(_torch.randperm(n))
+    return _wrap(_torch.randperm(n, _gen(generator)))
 
 
 def normal(mean, std, size=None, generator=None, out=None):
@@ -280,7 +327,7 @@ def normal(mean, std, size=None, generator=None, out=None):
         raise TypeError("torch.normal with tensor mean or std is not in the subset")
     if size is None:
         raise TypeError("normal() needs a size when mean and std are numbers")
-    return _wrap(_torch.normal(_builtin_float(mean), _builtin_float(std), _shape_args((size,))))
+    return _wrap(_torch.normal(_builtin_float(mean), _builtin_float(std), _shape_args((size,)), _gen(generator)))
 
 
 def _tensor_from_handle_pair(pair, name, grad_fn, inputs):
@@ -333,8 +380,15 @@ def _binary(op, a, b):
 
 
 class Tensor:
+    def __new__(cls, *args):
+        # torch.Tensor([...]) is a float32 tensor of the data; torch.Tensor(2, 3) one of
+        # that size (PyTorch leaves it unset; zeros here).
+        if len(args) == 1 and isinstance(args[0], (list, tuple, range)):
+            return tensor(args[0], dtype=float32)
+        return zeros(*args)
+
     def __init__(self, *args):
-        raise TypeError("create tensors with torch.tensor, torch.zeros, … in the subset")
+        pass
 
     # ---- what it is
     @property
@@ -467,7 +521,7 @@ class Tensor:
         return self.to(bool)
 
     def double(self):
-        raise TypeError("float64 tensors are not in the subset")
+        raise TypeError("torch.float64 is not in the subset")
 
     def cpu(self):
         return self
@@ -476,7 +530,7 @@ class Tensor:
         return self
 
     def numpy(self):
-        raise TypeError("numpy is not in the subset")
+        raise TypeError("Tensor.numpy is not in the subset")
 
     def detach(self):
         return _wrap(_torch.detach(self._h))
@@ -627,11 +681,13 @@ class Tensor:
             return sorted(_dim(d, self.dim()) for d in dim)
         return [_dim(dim, self.dim())]
 
-    def sum(self, dim=None, keepdim=False, dtype=None):
+    def sum(self, dim=None, keepdim=False, dtype=None, axis=None):
+        dim = axis if dim is None else dim
         x = self.to(dtype) if dtype is not None else self
         return _wrap(_torch.sum_mean("sum", x._h, x._dims(dim), keepdim), "SumBackward" + ("0" if dim is None else "1"), (self,))
 
-    def mean(self, dim=None, keepdim=False, dtype=None):
+    def mean(self, dim=None, keepdim=False, dtype=None, axis=None):
+        dim = axis if dim is None else dim
         return _wrap(_torch.sum_mean("mean", self._h, self._dims(dim), keepdim), "MeanBackward" + ("0" if dim is None else "1"), (self,))
 
     def _extreme(self, op, dim, keepdim):
@@ -792,13 +848,27 @@ class Tensor:
     def masked_fill(self, mask, value):
         return where(mask, _as_tensor_like(value, _torch.dtype(self._h)), self)
 
-    def uniform_(self, a=0.0, b=1.0):
-        self._h = _torch.uniform(list(self.shape), _builtin_float(a), _builtin_float(b))
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        self._h = _torch.uniform(list(self.shape), _builtin_float(a), _builtin_float(b), _gen(generator))
         return self
 
-    def normal_(self, mean=0.0, std=1.0):
-        self._h = _torch.normal(_builtin_float(mean), _builtin_float(std), list(self.shape))
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        self._h = _torch.normal(_builtin_float(mean), _builtin_float(std), list(self.shape), _gen(generator))
         return self
+
+    def random_(self, low=None, high=None, generator=None):
+        if low is None:
+            raise TypeError("Tensor.random_() without bounds is not in the subset")
+        if high is None:
+            low, high = 0, low
+        drawn = _torch.randint(_int(low), _int(high), list(self.shape), _gen(generator))
+        self._h = _torch.to_dtype(drawn, _torch.dtype(self._h))
+        return self
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(f"Tensor.{name} is not in the subset")
 
     def fill_(self, value):
         self._h = _torch.full(list(self.shape), _builtin_float(value), _torch.dtype(self._h))
@@ -983,10 +1053,6 @@ def isclose(a, b, rtol=1e-05, atol=1e-08):
 
 def equal(a, b):
     return a.shape == b.shape and _builtin_bool((a == b).all())
-
-
-def set_printoptions(*args, **kwargs):
-    raise TypeError("torch.set_printoptions is not in the subset")
 
 
 FloatTensor = lambda data: tensor(data, dtype=float32)

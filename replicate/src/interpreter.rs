@@ -181,7 +181,7 @@ impl Session {
             .get_attr("analyse", vm)?
             .call((tree, self.namespace.globals.clone()), vm)?;
         let parts = vm.extract_elements_with(&analysis, Ok)?;
-        let [missing, loads, stores, imports, shows_value]: [_; 5] = parts
+        let [missing, loads, stores, imports, absent, shows_value]: [_; 6] = parts
             .try_into()
             .map_err(|_| vm.new_type_error("a bad analysis"))?;
         let shows_value = shows_value.try_to_bool(vm)?;
@@ -189,6 +189,7 @@ impl Session {
         let (loads, stores) = (strings(vm, loads)?, strings(vm, stores)?);
         reply.stores = stores.clone();
         reply.imported = strings(vm, imports)?;
+        reply.absent_imports = strings(vm, absent)?;
         if let Some(missing) = missing {
             reply.not_run = Some(missing);
             return Ok(());

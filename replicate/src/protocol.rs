@@ -82,6 +82,8 @@ pub struct CellReply {
     pub stores: Vec<String>,
     /// The names its imports bound, as far as it ran.
     pub imported: Vec<String>,
+    /// The modules outside the subset it imports (bound to stand-ins).
+    pub absent_imports: Vec<String>,
     /// Whether it read values drawn from a generator the notebook never seeded.
     pub read_unseeded_draws: bool,
     /// The tensor it displayed, when that was a draw as drawn.

@@ -23,6 +23,8 @@ pub const ORIGIN: &str =
 /// Why an output of an unseeded draw is shown and not compared.
 pub const UNSEEDED: &str = "it depends on random draws the notebook did not seed (PyTorch seeded itself from the \
                             machine's entropy); --recover-seed searches for the seed its prints came from";
+/// Why an object shown at its address is not compared.
+const ADDRESS: &str = "it shows an object at its address in that run's memory (hidden here, so that two runs print the same)";
 /// How the sandbox words what the subset lacks.
 const NOT_IN_SUBSET: &str = "is not in the subset";
 /// How many times the interpreter may be stopped (time limit, memory) before the rest of
@@ -265,17 +267,8 @@ impl Run {
                 return Ok(());
             }
         };
-        if !prepared.skipped.is_empty() {
-            let lines: Vec<String> = prepared.skipped.iter().map(|l| format!("`{l}`")).collect();
-            nb.extra(
-                "not run",
-                &format!(
-                    "{}: IPython magics, shell and help lines are not Python and are not run here",
-                    lines.join(", ")
-                ),
-            );
-        }
-        self.show(nb, file, cell, number, &request, reply);
+        self.show(nb, file, cell, number, &request, &reply);
+        notes(nb, &prepared.skipped, &reply);
         Ok(())
     }
 
@@ -286,7 +279,7 @@ impl Run {
         cell: &FileCell,
         number: usize,
         request: &CellRequest,
-        reply: CellReply,
+        reply: &CellReply,
     ) {
         let source = cell.source.as_str();
         // Whatever answered is replayed into a replacement interpreter: a failing cell
@@ -303,16 +296,13 @@ impl Run {
                 self.unavailable.remove(name);
             }
         }
-        if !reply.stderr.trim().is_empty() {
-            nb.extra("stderr", reply.stderr.trim_end());
-        }
         if let Some(reason) = &reply.not_run {
             nb.not_run(source, reason);
             return;
         }
         if let (Some(error), None) = (&reply.error, original_error(file, cell)) {
             let reason = match error.split_once(": ") {
-                Some((_, what)) if what.ends_with(NOT_IN_SUBSET) => what.to_string(),
+                Some((_, what)) if what.contains(NOT_IN_SUBSET) => what.to_string(),
                 _ => format!("it raised {error}, which the notebook's run did not"),
             };
             nb.not_run(source, &reason);
@@ -325,6 +315,8 @@ impl Run {
         let notebook = cell.printed.clone().unwrap_or_default();
         if printed.is_empty() && cell.printed.is_none() {
             nb.code(source);
+        } else if printed.contains(" at 0x…") {
+            nb.show_incomparable(source, &printed, &notebook, ADDRESS);
         } else if reply.read_unseeded_draws {
             nb.show_seeded(source, &printed, &notebook, UNSEEDED);
         } else {
@@ -362,6 +354,33 @@ impl Run {
         for name in bound_names(source) {
             self.unavailable.insert(name, number);
         }
+    }
+}
+
+/// What a cell's output does not say: the lines not run, the modules outside the subset
+/// it imports, what it printed on stderr.
+fn notes(nb: &mut Notebook, skipped: &[String], reply: &CellReply) {
+    if !skipped.is_empty() {
+        let lines: Vec<String> = skipped.iter().map(|l| format!("`{l}`")).collect();
+        nb.extra(
+            "not run",
+            &format!(
+                "{}: IPython magics, shell and help lines are not Python and are not run here",
+                lines.join(", ")
+            ),
+        );
+    }
+    if !reply.absent_imports.is_empty() && reply.not_run.is_none() {
+        nb.extra(
+            "not in the subset",
+            &format!(
+                "{}: imported as a stand-in, so that the rest of the cell runs; the cells that use it are not run",
+                reply.absent_imports.join(", ")
+            ),
+        );
+    }
+    if !reply.stderr.trim().is_empty() {
+        nb.extra("stderr", reply.stderr.trim_end());
     }
 }
 

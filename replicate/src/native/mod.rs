@@ -247,12 +247,23 @@ mod _torch {
     fn drawn(
         shape: &[usize],
         randint_high: Option<i64>,
+        generator: Option<usize>,
         vm: &VirtualMachine,
         draw: impl FnOnce(&mut crossent::random::Generator) -> anyhow::Result<Tensor>,
     ) -> PyResult<Handle> {
         check_elements(shape, 4, vm)?;
-        let (t, seeded) = state::with_generator(|g, seeded| (draw(g), seeded));
-        let call = state::last_draw_call();
+        let (t, seeded, call) = match generator {
+            // A notebook's own generator starts from PyTorch's fixed default seed.
+            Some(id) => {
+                let t = state::with_user_generator(id, draw)
+                    .ok_or_else(|| vm.new_value_error("an unknown generator"))?;
+                (t, true, None)
+            }
+            None => {
+                let (t, seeded) = state::with_generator(|g, seeded| (draw(g), seeded));
+                (t, seeded, Some(state::last_draw_call()))
+            }
+        };
         let t = t.map_err(|e| err(vm, e))?;
         let kind = if t.dtype() == DType::I64 {
             Kind::Long
@@ -260,9 +271,26 @@ mod _torch {
             Kind::Float
         };
         Ok(Handle {
-            draw: Some((call, randint_high)),
+            draw: call.map(|call| (call, randint_high)),
             ..handle(t, kind, !seeded)
         })
+    }
+
+    #[pyfunction]
+    fn generator_new() -> usize {
+        state::new_generator()
+    }
+
+    #[pyfunction]
+    fn generator_seed(id: usize, seed: i64) {
+        state::with_user_generator(id, |g| {
+            *g = crossent::random::Generator::manual_seed(seed as u64)
+        });
+    }
+
+    #[pyfunction]
+    fn generator_initial_seed(id: usize) -> Option<u64> {
+        state::with_user_generator(id, |g| g.initial_seed())
     }
 
     /// For a tensor displayed as drawn: its draw call and, for a `randint`, its bound.
@@ -272,40 +300,66 @@ mod _torch {
     }
 
     #[pyfunction]
-    fn randn(shape: Vec<usize>, vm: &VirtualMachine) -> PyResult<Handle> {
-        drawn(&shape.clone(), None, vm, |g| g.randn(shape))
+    fn randn(shape: Vec<usize>, generator: Option<usize>, vm: &VirtualMachine) -> PyResult<Handle> {
+        drawn(&shape.clone(), None, generator, vm, |g| g.randn(shape))
     }
 
     #[pyfunction]
-    fn rand(shape: Vec<usize>, vm: &VirtualMachine) -> PyResult<Handle> {
-        drawn(&shape.clone(), None, vm, |g| g.rand(shape))
+    fn rand(shape: Vec<usize>, generator: Option<usize>, vm: &VirtualMachine) -> PyResult<Handle> {
+        drawn(&shape.clone(), None, generator, vm, |g| g.rand(shape))
     }
 
     #[pyfunction]
-    fn normal(mean: f64, std: f64, shape: Vec<usize>, vm: &VirtualMachine) -> PyResult<Handle> {
-        drawn(&shape.clone(), None, vm, |g| g.normal(mean, std, shape))
+    fn normal(
+        mean: f64,
+        std: f64,
+        shape: Vec<usize>,
+        generator: Option<usize>,
+        vm: &VirtualMachine,
+    ) -> PyResult<Handle> {
+        drawn(&shape.clone(), None, generator, vm, |g| {
+            g.normal(mean, std, shape)
+        })
     }
 
     #[pyfunction]
-    fn uniform(shape: Vec<usize>, from: f64, to: f64, vm: &VirtualMachine) -> PyResult<Handle> {
-        drawn(&shape.clone(), None, vm, |g| g.uniform(shape, from, to))
+    fn uniform(
+        shape: Vec<usize>,
+        from: f64,
+        to: f64,
+        generator: Option<usize>,
+        vm: &VirtualMachine,
+    ) -> PyResult<Handle> {
+        drawn(&shape.clone(), None, generator, vm, |g| {
+            g.uniform(shape, from, to)
+        })
     }
 
     #[pyfunction]
-    fn randint(low: i64, high: i64, shape: Vec<usize>, vm: &VirtualMachine) -> PyResult<Handle> {
+    fn randint(
+        low: i64,
+        high: i64,
+        shape: Vec<usize>,
+        generator: Option<usize>,
+        vm: &VirtualMachine,
+    ) -> PyResult<Handle> {
         if low >= high {
             return Err(vm.new_runtime_error(format!(
                 "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
             )));
         }
-        drawn(&shape.clone(), (low == 0).then_some(high), vm, |g| {
-            g.randint(low, high, shape)
-        })
+        drawn(
+            &shape.clone(),
+            (low == 0).then_some(high),
+            generator,
+            vm,
+            |g| g.randint(low, high, shape),
+        )
     }
 
     #[pyfunction]
-    fn randperm(n: usize, vm: &VirtualMachine) -> PyResult<Handle> {
-        drawn(&[n], None, vm, |g| g.randperm(n))
+    fn randperm(n: usize, generator: Option<usize>, vm: &VirtualMachine) -> PyResult<Handle> {
+        drawn(&[n], None, generator, vm, |g| g.randperm(n))
     }
 
     /// `nn.Linear(in, out)`'s weight and bias, drawn as PyTorch initialises them.
@@ -867,6 +921,10 @@ mod _torch {
     fn softmax(op: String, h: PyRef<Handle>, dim: usize, vm: &VirtualMachine) -> PyResult<Handle> {
         read(&h);
         let x = convert(&h, Kind::Float, vm)?;
+        if op == "softmax" && !x.track_op() && dim + 1 == x.rank() {
+            let t = softmax_rows(&x).map_err(|e| err(vm, e))?;
+            return Ok(handle(t, Kind::Float, h.unseeded));
+        }
         let r = match op.as_str() {
             "softmax" => loss::softmax(&x, dim),
             "log_softmax" => loss::log_softmax(&x, dim),
@@ -874,6 +932,23 @@ mod _torch {
         }
         .map_err(|e| err(vm, e))?;
         Ok(handle(r, Kind::Float, h.unseeded))
+    }
+
+    /// Softmax along the last dimension as PyTorch's CPU kernel computes it: the exps of
+    /// the max-shifted row summed in order, then multiplied by the sum's reciprocal
+    /// (rows shorter than a vector register sum exactly so on every machine).
+    fn softmax_rows(x: &Tensor) -> candle_core::Result<Tensor> {
+        let n = x.dims().last().copied().unwrap_or(1).max(1);
+        let values = x.flatten_all()?.to_vec1::<f32>()?;
+        let mut out = Vec::with_capacity(values.len());
+        for row in values.chunks(n) {
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let exps: Vec<f32> = row.iter().map(|&v| (v - max).exp()).collect();
+            let sum = exps.iter().fold(0.0f32, |a, &e| a + e);
+            let reciprocal = 1.0 / sum;
+            out.extend(exps.iter().map(|&e| e * reciprocal));
+        }
+        Tensor::from_vec(out, x.dims(), &Device::Cpu)
     }
 
     #[pyfunction]

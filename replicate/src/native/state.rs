@@ -16,6 +16,8 @@ thread_local! {
     static SCHEDULE: RefCell<std::collections::HashMap<usize, Generator>> = RefCell::new(Default::default());
     static GENERATOR: RefCell<(Generator, bool)> = RefCell::new((Generator::manual_seed(UNSEEDED_DEFAULT), false));
     static CAP_BYTES: Cell<u64> = const { Cell::new(4 << 30) };
+    /// The generators a notebook made with `torch.Generator()`, by number.
+    static USER_GENERATORS: RefCell<Vec<Generator>> = const { RefCell::new(Vec::new()) };
     static UNSEEDED_READ: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -63,6 +65,20 @@ pub(super) fn with_generator<R>(f: impl FnOnce(&mut Generator, bool) -> R) -> R 
         let seeded = g.1;
         f(&mut g.0, seeded)
     })
+}
+
+/// A new generator as `torch.Generator()` makes it (PyTorch's default seed); its number.
+pub(super) fn new_generator() -> usize {
+    USER_GENERATORS.with(|g| {
+        let mut g = g.borrow_mut();
+        g.push(Generator::manual_seed(UNSEEDED_DEFAULT));
+        g.len() - 1
+    })
+}
+
+/// Runs `f` with generator `id` made by `new_generator`; `None` for an unknown one.
+pub(super) fn with_user_generator<R>(id: usize, f: impl FnOnce(&mut Generator) -> R) -> Option<R> {
+    USER_GENERATORS.with(|g| g.borrow_mut().get_mut(id).map(f))
 }
 
 /// The number of the draw call just made, counting it.
