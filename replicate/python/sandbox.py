@@ -59,10 +59,27 @@ class Absent(type(sys)):
         return f"<{self.__name__}, not in the subset>"
 
 
+def _fastai_star(name):
+    """What `from fastai… import *` gives that the subset has: fastai re-exports torch,
+    its `tensor`, `nn` and `F`; numpy and matplotlib come as stand-ins."""
+    torch = _MODULES["torch"]
+    star = type(sys)(name)
+
+    def tensor(x, *rest, **kwargs):
+        return torch.tensor(list((x,) + rest) if rest else x, **kwargs)
+
+    star.torch, star.tensor, star.nn, star.F, star.math = torch, tensor, torch.nn, torch.nn.functional, math
+    star.np, star.plt = Absent("numpy"), Absent("matplotlib.pyplot")
+    star.__all__ = ["torch", "tensor", "nn", "F", "math", "np", "plt"]
+    return star
+
+
 def _import(name, globals=None, locals=None, fromlist=(), level=0):
     if level:
         raise ImportError("relative imports are not in the subset")
     if name not in _MODULES:
+        if fromlist and "*" in fromlist and name.partition(".")[0] == "fastai":
+            return _fastai_star(name)
         return Absent(name if fromlist else name.partition(".")[0])
     if fromlist:
         module = _MODULES[name]
@@ -176,7 +193,9 @@ def analyse(tree, namespace):
                 missing = missing or f"{base.__name__}.{n.attr} is not in the subset"
             elif base is not None and not hasattr(base, n.attr):
                 missing = missing or f"{base.__name__}.{n.attr} is not in the subset"
-    shows_value = bool(tree.body) and type(tree.body[-1]).__name__ == "Expr"
+    # The line the cell's value starts on, when its last statement is an expression.
+    last = tree.body[-1] if tree.body else None
+    shows_value = [last.lineno, last.col_offset] if type(last).__name__ == "Expr" else [0, 0]
     return missing, loads, stores, imports, absent, shows_value
 
 

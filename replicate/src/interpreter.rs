@@ -184,7 +184,11 @@ impl Session {
         let [missing, loads, stores, imports, absent, shows_value]: [_; 6] = parts
             .try_into()
             .map_err(|_| vm.new_type_error("a bad analysis"))?;
-        let shows_value = shows_value.try_to_bool(vm)?;
+        let value_at = vm.extract_elements_with(&shows_value, |o| usize::try_from_object(vm, o))?;
+        let (value_line, value_column) = (
+            value_at.first().copied().unwrap_or(0),
+            value_at.get(1).copied().unwrap_or(0),
+        );
         let missing = Option::<String>::try_from_object(vm, missing)?;
         let (loads, stores) = (strings(vm, loads)?, strings(vm, stores)?);
         reply.stores = stores.clone();
@@ -213,11 +217,22 @@ impl Session {
             ));
             return Ok(());
         }
-        let code = vm
-            .compile(&request.source, Mode::BlockExpr, request.name.clone())
-            .map_err(|e| vm.new_syntax_error(&e, Some(&request.source)))?;
-        let value = vm.run_code_obj(code, self.namespace.clone())?;
-        if shows_value && !request.quiet && !vm.is_none(&value) {
+        // The statements, then the last one's value on its own, as IPython runs a cell
+        // (RustPython's block-expression mode loses a lone string's value).
+        let (statements, expression) =
+            split_at_value(&request.source, value_line, value_column, request.quiet);
+        let run = |source: &str, mode: Mode| -> PyResult {
+            let code = vm
+                .compile(source, mode, request.name.clone())
+                .map_err(|e| vm.new_syntax_error(&e, Some(source)))?;
+            vm.run_code_obj(code, self.namespace.clone())
+        };
+        run(&statements, Mode::Exec)?;
+        if expression.trim().is_empty() {
+            return Ok(());
+        }
+        let value = run(&expression, Mode::Eval)?;
+        if !vm.is_none(&value) {
             let shown = sandbox.get_attr("display", vm)?.call((value,), vm)?;
             reply.value = Some(shown.str(vm)?.to_string());
         }
@@ -226,6 +241,26 @@ impl Session {
 }
 
 use rustpython_vm::convert::TryFromObject;
+
+/// A cell's source cut where its value's expression starts (line from 1, column in
+/// bytes): the statements before, and the expression; all statements when it shows none.
+fn split_at_value(source: &str, line: usize, column: usize, quiet: bool) -> (String, String) {
+    if line == 0 || quiet {
+        return (source.to_string(), String::new());
+    }
+    let mut offset = 0;
+    for (i, text) in source.split('\n').enumerate() {
+        if i + 1 == line {
+            let at = (offset + column).min(source.len());
+            if source.is_char_boundary(at) {
+                return (source[..at].to_string(), source[at..].to_string());
+            }
+            break;
+        }
+        offset += text.len() + 1;
+    }
+    (source.to_string(), String::new())
+}
 
 fn strings(vm: &VirtualMachine, sequence: rustpython_vm::PyObjectRef) -> PyResult<Vec<String>> {
     vm.extract_elements_with(&sequence, |o| String::try_from_object(vm, o))
@@ -259,12 +294,13 @@ fn shown_draw(
         return Ok(None);
     }
     let parts = vm.extract_elements_with(&shown, Ok)?;
-    let [call, high]: [_; 2] = parts
+    let [call, high, scale]: [_; 3] = parts
         .try_into()
         .map_err(|_| vm.new_type_error("a bad draw"))?;
     Ok(Some(ShownDraw {
         call: usize::try_from_object(vm, call)?,
         randint_high: Option::<i64>::try_from_object(vm, high)?,
+        scale: f64::try_from_object(vm, scale)? as f32,
     }))
 }
 
@@ -286,7 +322,7 @@ fn schedule(recovered: &Recovered) -> (u64, HashMap<usize, Generator>) {
         states.insert(draw.call, g.clone());
         let printed = match draw.randint_high {
             Some(high) => PrintedDraw::randint("draw", &draw.printed, high),
-            None => PrintedDraw::normal("draw", &draw.printed, 1.0),
+            None => PrintedDraw::normal("draw", &draw.printed, draw.scale),
         };
         if printed.draw(&mut g).is_err() {
             break;

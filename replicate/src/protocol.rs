@@ -34,6 +34,8 @@ pub struct RecoveredDraw {
     pub call: usize,
     /// For a `randint(high, …)`, `high`; else a `randn`.
     pub randint_high: Option<u32>,
+    /// For a `randn`, the factor it was multiplied by before it was printed.
+    pub scale: f32,
     /// What the notebook printed for it.
     pub printed: String,
     /// Words drawn between the previous printed draw and this one.
@@ -44,12 +46,14 @@ pub struct RecoveredDraw {
 }
 
 /// A tensor a cell displayed just as it was drawn: the seed search can read it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ShownDraw {
     /// The run's draw call that made it.
     pub call: usize,
     /// For a `randint(high, …)`, `high`; else a `randn`.
     pub randint_high: Option<i64>,
+    /// For a `randn`, the factor it was multiplied by.
+    pub scale: f32,
 }
 
 /// One cell to run.

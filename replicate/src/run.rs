@@ -149,7 +149,7 @@ fn recover(file: &NotebookFile, start: &Start, options: &Options) -> Result<Opti
                 Ok(high) => PrintedDraw::randint(&name, printed, high),
                 Err(_) => continue,
             },
-            None => PrintedDraw::normal(&name, printed, 1.0),
+            None => PrintedDraw::normal(&name, printed, draw.scale),
         };
         // The search reads a first randn of 3 to 15 values; smaller or larger ones follow.
         let usable = match draw.randint_high {
@@ -181,6 +181,10 @@ fn recover(file: &NotebookFile, start: &Start, options: &Options) -> Result<Opti
                     randint_high: match draw.kind {
                         DrawKind::Randint { high } => Some(high),
                         DrawKind::Normal { .. } => None,
+                    },
+                    scale: match draw.kind {
+                        DrawKind::Normal { scale } => scale,
+                        DrawKind::Randint { .. } => 1.0,
                     },
                     printed: shown
                         .iter()

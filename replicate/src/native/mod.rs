@@ -67,9 +67,9 @@ mod _torch {
         pub(crate) t: Tensor,
         pub(crate) kind: Kind,
         pub(crate) unseeded: bool,
-        /// Made by draw call number `.0` of the run (`randn` or `randint` below `.1`), as
-        /// drawn: a printed draw the seed search can read.
-        pub(crate) draw: Option<(usize, Option<i64>)>,
+        /// Made by draw call number `.0` of the run (`randn` times `.2`, or `randint`
+        /// below `.1`), as drawn: a printed draw the seed search can read.
+        pub(crate) draw: Option<(usize, Option<i64>, f32)>,
     }
 
     #[pyclass]
@@ -271,7 +271,7 @@ mod _torch {
             Kind::Float
         };
         Ok(Handle {
-            draw: call.map(|call| (call, randint_high)),
+            draw: call.map(|call| (call, randint_high, 1.0)),
             ..handle(t, kind, !seeded)
         })
     }
@@ -295,8 +295,30 @@ mod _torch {
 
     /// For a tensor displayed as drawn: its draw call and, for a `randint`, its bound.
     #[pyfunction]
-    fn draw_of(h: PyRef<Handle>) -> Option<(usize, Option<i64>)> {
+    fn draw_of(h: PyRef<Handle>) -> Option<(usize, Option<i64>, f32)> {
         h.draw
+    }
+
+    /// A `randn` draw times a number is still a printed draw the search can read.
+    fn scaled_draw(a: &Handle, b: &Handle) -> Option<(usize, Option<i64>, f32)> {
+        let (draw, factor) = match (a.draw, b.draw) {
+            (Some(d), None) => (d, b),
+            (None, Some(d)) => (d, a),
+            _ => return None,
+        };
+        let (call, None, scale) = draw else {
+            return None;
+        };
+        if factor.t.rank() != 0 || factor.kind == Kind::Bool {
+            return None;
+        }
+        let s = factor
+            .t
+            .to_dtype(DType::F32)
+            .ok()?
+            .to_scalar::<f32>()
+            .ok()?;
+        Some((call, None, scale * s))
     }
 
     #[pyfunction]
@@ -628,7 +650,15 @@ mod _torch {
         } else {
             kind
         };
-        Ok(handle(r, kind, unseeded))
+        let draw = if op == "mul" {
+            scaled_draw(&a, &b)
+        } else {
+            None
+        };
+        Ok(Handle {
+            draw,
+            ..handle(r, kind, unseeded)
+        })
     }
 
     fn pow(x: &Tensor, y: &Tensor, shape: &[usize]) -> candle_core::Result<Tensor> {
