@@ -150,7 +150,47 @@ IDIOMS = [
     "torch.randint(0, 10, (2, 3), generator=g)",
 ]
 
-NOTEBOOKS = {"losses": LOSSES, "training": TRAINING, "unseeded": UNSEEDED, "idioms": IDIOMS}
+FOCAL = [
+    "# Focal losses for binary targets",
+    "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F",
+    "torch.manual_seed(11)\nlogits = torch.randn(8)\ntargets = (torch.rand(8) > 0.5).float()\nlogits, targets",
+    "class FocalLoss(nn.Module):\n"
+    "    def __init__(self, alpha=0.25, gamma=2.0, reduction='mean'):\n"
+    "        super(FocalLoss, self).__init__()\n"
+    "        self.alpha, self.gamma, self.reduction = alpha, gamma, reduction\n"
+    "\n"
+    "    def forward(self, logits, targets):\n"
+    "        if not (targets.size() == logits.size()):\n"
+    "            raise ValueError('sizes differ')\n"
+    "        bce = F.binary_cross_entropy_with_logits(logits, targets, reduction='none')\n"
+    "        p = torch.sigmoid(logits)\n"
+    "        p_t = p * targets + (1 - p) * (1 - targets)\n"
+    "        alpha_t = self.alpha * targets + (1 - self.alpha) * (1 - targets)\n"
+    "        loss = alpha_t * (1 - p_t).pow(self.gamma) * bce\n"
+    "        return loss.mean() if self.reduction == 'mean' else loss\n"
+    "\n"
+    "FocalLoss()",
+    "FocalLoss()(logits, targets), FocalLoss(gamma=0.0, alpha=0.5)(logits, targets)",
+    "FocalLoss(reduction='none')(logits, targets)",
+    "def clamped_focal(logits, targets, gamma=2):\n"
+    "    p = torch.sigmoid(logits)\n"
+    "    p = torch.where(targets >= 0.5, p, 1 - p)\n"
+    "    logp = -torch.log(torch.clamp(p, 1e-4, 1 - 1e-4))\n"
+    "    return (logp * (1 - p) ** gamma).mean()\n"
+    "\n"
+    "clamped_focal(logits, targets)",
+    "bce = F.binary_cross_entropy_with_logits(logits, targets, reduction='none')\n"
+    "torch.pow(1 - torch.exp(-bce), 2) * bce",
+    "w = (1 - torch.sigmoid(logits).detach()).pow(2)\n"
+    "w[targets == 0] *= 0.75\n"
+    "w[targets > 0] *= 0.25\n"
+    "F.binary_cross_entropy(torch.sigmoid(logits), targets, w, reduction='sum')",
+    "try:\n    FocalLoss()(logits, targets[:4])\nexcept ValueError as e:\n    print('refused:', e)",
+    "x = torch.tensor([-10, 10], dtype=torch.float32)\ny = torch.tensor([0, 1], dtype=torch.float32)\nF.binary_cross_entropy_with_logits(x, y)",
+    "probs = torch.rand([2, 3, 4])\nprobs.shape, probs.mean(dim=(1, 2))",
+]
+
+NOTEBOOKS = {"losses": LOSSES, "training": TRAINING, "unseeded": UNSEEDED, "idioms": IDIOMS, "focal": FOCAL}
 
 
 def notebook(cells):

@@ -106,6 +106,17 @@ fn common_idioms_run_and_a_module_outside_the_subset_stops_only_the_cells_that_u
 }
 
 #[test]
+fn focal_losses_and_binary_cross_entropy_are_pytorchs_even_where_they_cancel() {
+    let out = replicate(&[data("focal.ipynb").to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert_eq!(summary_count(&text, "verbatim"), 10);
+    assert_eq!(summary_count(&text, "mismatched"), 0);
+    // -10 - log_sigmoid(-10) in float32, as PyTorch's kernel rounds it.
+    assert!(text.contains("tensor(4.5588e-05)"), "{text}");
+}
+
+#[test]
 fn unseeded_draws_are_shown_and_what_does_not_depend_on_them_is_compared() {
     let out = replicate(&[data("unseeded.ipynb").to_str().unwrap()]);
     let text = stdout(&out);

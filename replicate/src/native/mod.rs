@@ -4,6 +4,7 @@
 //! `pointwise` and `loss` compute); every result is checked against the tensor memory cap
 //! before it is allocated.
 
+mod bce;
 mod indexing;
 mod nll;
 mod state;
@@ -1422,6 +1423,38 @@ mod _torch {
         }
         let x = convert(&input, Kind::Float, vm)?;
         let y = convert(&target, Kind::Float, vm)?;
+        if !x.track_op() {
+            let values = |t: &Tensor| -> PyResult<Vec<f32>> {
+                t.broadcast_as(x.dims())
+                    .and_then(|t| t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>())
+                    .map_err(|e| err(vm, e))
+            };
+            let weights = weight.as_ref().map(|w| values(&w.t)).transpose()?;
+            let pos_weights = pos_weight.as_ref().map(|w| values(&w.t)).transpose()?;
+            let reduce = match reduction(&reduction_name, vm)? {
+                Reduction::None => super::bce::Reduce::None,
+                Reduction::Sum => super::bce::Reduce::Sum,
+                Reduction::Mean => super::bce::Reduce::Mean,
+            };
+            let out = super::bce::loss(
+                &values(&x)?,
+                &values(&y)?,
+                weights.as_deref(),
+                pos_weights.as_deref(),
+                with_logits,
+                reduce,
+            )
+            .ok_or_else(|| {
+                vm.new_runtime_error("all elements of input should be between 0 and 1")
+            })?;
+            let shape: Vec<usize> = if reduce == super::bce::Reduce::None {
+                x.dims().to_vec()
+            } else {
+                vec![]
+            };
+            let t = Tensor::from_vec(out, shape, &cpu()).map_err(|e| err(vm, e))?;
+            return Ok(handle(t, Kind::Float, input.unseeded || target.unseeded));
+        }
         let per = if with_logits {
             // (1 - y)·x + (1 + (pw - 1)·y)·(log(1 + exp(-|x|)) + max(-x, 0)), PyTorch's form.
             let softplus = x
