@@ -39,6 +39,7 @@ fn the_map_names_every_module_and_chapter() {
     for (folder, files) in [
         ("src", rust_files(&root().join("src"))),
         ("chapters", rust_files(&root().join("chapters"))),
+        ("replicate/src", rust_files(&root().join("replicate/src"))),
     ] {
         assert!(files.len() > 5, "{folder}: too few files found: {files:?}");
         for file in files {
@@ -57,14 +58,22 @@ fn the_map_names_every_module_and_chapter() {
 fn the_map_names_no_file_that_is_gone() {
     let map = architecture();
     // Each file by its path in its folder and by its path from the root.
-    let known: Vec<String> = ["src", "chapters", "tests", "benches"]
-        .into_iter()
-        .flat_map(|folder| {
-            rust_files(&root().join(folder))
-                .into_iter()
-                .flat_map(move |file| [format!("{folder}/{file}"), file])
-        })
-        .collect();
+    let known: Vec<String> = [
+        "src",
+        "chapters",
+        "tests",
+        "benches",
+        "replicate/src",
+        "replicate/tests",
+        "replicate/benches",
+    ]
+    .into_iter()
+    .flat_map(|folder| {
+        rust_files(&root().join(folder))
+            .into_iter()
+            .flat_map(move |file| [format!("{folder}/{file}"), file])
+    })
+    .collect();
     let named: Vec<&str> = map
         .split('`')
         .skip(1)
@@ -146,5 +155,41 @@ fn no_import_runs_back_up() {
                 }
             }
         }
+    }
+}
+
+/// The Python files embedded in `replicate`, by name.
+fn python_files() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("replicate/python"))
+        .expect("replicate/python is there")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".py"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_library_never_reaches_replicate_and_the_map_names_its_python() {
+    // `replicate` stands on the library; nothing of the library or the chapters names it
+    // (the report runs its binary).
+    for folder in ["src", "chapters"] {
+        for file in rust_files(&root().join(folder)) {
+            let text = std::fs::read_to_string(root().join(folder).join(&file)).unwrap();
+            assert!(
+                !text.contains("crossent_replicate"),
+                "{folder}/{file} imports the replicate crate: the library must not"
+            );
+        }
+    }
+    let map = architecture();
+    let python = python_files();
+    assert!(python.len() >= 4, "{python:?}");
+    for name in python {
+        assert!(
+            map.contains(&format!("`{name}`")),
+            "ARCHITECTURE.md does not name {name}"
+        );
     }
 }
