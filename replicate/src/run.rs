@@ -326,6 +326,15 @@ impl Run {
         } else {
             nb.show(source, &printed, &notebook);
         }
+        // The notebook's run raised here too: the error's last line, as Jupyter shows it.
+        if let (Some(ours), Some(theirs)) = (&reply.error, original_error(file, cell)) {
+            nb.extra("error", ours);
+            nb.check(
+                "the cell raises the error the notebook's run raised",
+                *ours == theirs,
+                &format!("the notebook's: {theirs}"),
+            );
+        }
     }
 
     /// The interpreter, started (and brought back to where the notebook is) if needed.

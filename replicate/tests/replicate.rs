@@ -239,6 +239,47 @@ fn magics_shell_lines_and_modules_outside_the_subset_are_said_and_their_dependen
 }
 
 #[test]
+fn an_error_the_notebook_raised_too_is_shown_and_checked() {
+    let dir = scratch_dir("replicate-errors");
+    let error = |name: &str, value: &str| serde_json::json!({"output_type": "error", "ename": name, "evalue": value, "traceback": []});
+    let cells = [
+        (
+            "x = 1\nx / 0",
+            error("ZeroDivisionError", "division by zero"),
+        ),
+        ("y = 2\ny.nope", error("AttributeError", "something else")),
+    ];
+    let cells: Vec<serde_json::Value> = cells
+        .iter()
+        .enumerate()
+        .map(|(i, (source, output))| {
+            serde_json::json!({"cell_type": "code", "execution_count": i + 1, "id": format!("e{i}"),
+                               "metadata": {}, "outputs": [output], "source": source})
+        })
+        .collect();
+    let path = dir.join("errors.ipynb");
+    let nb =
+        serde_json::json!({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5});
+    std::fs::write(&path, nb.to_string()).unwrap();
+    let out = replicate(&[path.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("ZeroDivisionError: division by zero"),
+        "{text}"
+    );
+    assert!(
+        text.contains("AttributeError: 'int' object has no attribute 'nope'"),
+        "{text}"
+    );
+    // The second raises another error than the notebook's: a failed check, a failed run.
+    assert!(
+        text.contains("checks of the chapter's own: 1 passed, 1 failed"),
+        "{text}"
+    );
+    assert!(!out.status.success());
+}
+
+#[test]
 fn bad_input_is_one_line_and_a_failing_exit() {
     let dir = scratch_dir("replicate-bad");
     let missing = dir.join("absent.ipynb");
