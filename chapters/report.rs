@@ -74,9 +74,15 @@ const CHAPTERS: &[&Chapter] = &[
     &chapter_6::CHAPTER,
 ];
 
-/// The notebooks in `dir`: each chapter's, by chapter number, and the others (for
-/// `replicate` alone).
-fn assign_notebooks(dir: &Path) -> Result<(Vec<(usize, PathBuf)>, Vec<PathBuf>)> {
+/// The notebooks of a `--notebooks` folder: each chapter's, by chapter number, and the
+/// others (for `replicate` alone).
+struct Notebooks {
+    chapters: Vec<(usize, PathBuf)>,
+    others: Vec<PathBuf>,
+}
+
+/// The notebooks in `dir`, each chapter's and the others.
+fn assign_notebooks(dir: &Path) -> Result<Notebooks> {
     let entries = std::fs::read_dir(dir).with_context(|| {
         format!(
             "cannot read the notebooks folder {}; give a folder of .ipynb files",
@@ -102,7 +108,10 @@ fn assign_notebooks(dir: &Path) -> Result<(Vec<(usize, PathBuf)>, Vec<PathBuf>)>
             None => others.push(dir.join(&name)),
         }
     }
-    Ok((assigned, others))
+    Ok(Notebooks {
+        chapters: assigned,
+        others,
+    })
 }
 
 fn main() -> ExitCode {
@@ -118,9 +127,15 @@ fn report(args: Args, device: Device) -> Result<ExitCode> {
     })?;
     let device_name = crossent::device::name(&device);
     let scratch = tempfile::tempdir().context("cannot create a temporary folder for figures")?;
-    let (notebooks, others) = match &args.notebooks {
+    let Notebooks {
+        chapters: notebooks,
+        others,
+    } = match &args.notebooks {
         Some(dir) => assign_notebooks(dir)?,
-        None => (Vec::new(), Vec::new()),
+        None => Notebooks {
+            chapters: Vec::new(),
+            others: Vec::new(),
+        },
     };
     crossent::notebook::set_quiet(true);
     let mut runs = Vec::new();

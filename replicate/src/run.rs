@@ -251,7 +251,7 @@ impl Run {
             None => Outcome::Died("could not be brought back to this cell".into()),
         };
         let reply = match outcome {
-            Outcome::Replied(reply) => reply,
+            Outcome::Replied(reply) => *reply,
             Outcome::TimedOut => {
                 self.lost(source, number);
                 nb.not_run(

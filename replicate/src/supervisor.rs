@@ -22,7 +22,7 @@ const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub enum Outcome {
     /// It ran (or was refused) and said what it did.
-    Replied(CellReply),
+    Replied(Box<CellReply>),
     /// It was still running at the limit; the process was ended.
     TimedOut,
     /// The process died while running it; why, as far as its stderr says.
@@ -124,7 +124,7 @@ impl Worker {
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
             Ok(Some(line)) => match serde_json::from_str(&line) {
-                Ok(reply) => Outcome::Replied(reply),
+                Ok(reply) => Outcome::Replied(Box::new(reply)),
                 Err(e) => Outcome::Died(format!("the interpreter answered nonsense ({e})")),
             },
             Ok(None) | Err(RecvTimeoutError::Disconnected) => self.died(),

@@ -1386,8 +1386,7 @@ mod _torch {
         } else {
             classes
         };
-        if let Some(bad) = values.iter().find(|&&v| v < 0 || v >= classes) {
-            let _ = bad;
+        if values.iter().any(|&v| v < 0 || v >= classes) {
             return Err(vm.new_runtime_error("Class values must be smaller than num_classes."));
         }
         let mut shape = h.t.dims().to_vec();
