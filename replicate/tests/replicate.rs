@@ -31,6 +31,17 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Replicates one of the tests' notebooks, which must pass with `verbatim` outputs
+/// verbatim and none mismatched; gives its stdout.
+fn replicated_verbatim(name: &str, verbatim: u64) -> String {
+    let out = replicate(&[data(name).to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert_eq!(summary_count(&text, "verbatim"), verbatim, "{text}");
+    assert_eq!(summary_count(&text, "mismatched"), 0, "{text}");
+    text
+}
+
 /// Writes a notebook of code cells without outputs, as a user's unexecuted file.
 fn write_notebook(dir: &Path, name: &str, cells: &[&str]) -> PathBuf {
     let cells: Vec<serde_json::Value> = cells
@@ -65,15 +76,11 @@ fn reason_for(stdout: &str, code: &str) -> String {
 
 #[test]
 fn every_output_of_the_losses_notebook_is_pytorchs_to_the_last_digit() {
-    let out = replicate(&[data("losses.ipynb").to_str().unwrap()]);
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    let text = replicated_verbatim("losses.ipynb", 49);
     assert_eq!(
         summary_count(&text, "outputs compared with the notebook"),
         49
     );
-    assert_eq!(summary_count(&text, "verbatim"), 49);
-    assert_eq!(summary_count(&text, "mismatched"), 0);
     assert!(text.contains("cells reproduced: 50 of 50"), "{text}");
     // The float the sum reduction gives, through PyTorch's own order of summation.
     assert!(text.contains("\n7.896927833557129\n"), "{text}");
@@ -81,22 +88,14 @@ fn every_output_of_the_losses_notebook_is_pytorchs_to_the_last_digit() {
 
 #[test]
 fn a_model_trained_with_sgd_prints_as_pytorchs() {
-    let out = replicate(&[data("training.ipynb").to_str().unwrap()]);
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}\n{}", stderr(&out));
-    assert_eq!(summary_count(&text, "verbatim"), 14);
-    assert_eq!(summary_count(&text, "mismatched"), 0);
+    let text = replicated_verbatim("training.ipynb", 14);
     assert!(text.contains("grad_fn=<NllLossBackward0>"), "{text}");
 }
 
 #[test]
 fn common_idioms_run_and_a_module_outside_the_subset_stops_only_the_cells_that_use_it() {
-    let out = replicate(&[data("idioms.ipynb").to_str().unwrap()]);
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    let text = replicated_verbatim("idioms.ipynb", 10);
     // torch.Generator, random_, torch.Tensor(...), nn.Softmax, a function's display.
-    assert_eq!(summary_count(&text, "verbatim"), 10);
-    assert_eq!(summary_count(&text, "mismatched"), 0);
     assert!(text.contains("cells reproduced: 11 of 12"), "{text}");
     assert_eq!(
         reason_for(&text, "np.log"),
@@ -107,27 +106,19 @@ fn common_idioms_run_and_a_module_outside_the_subset_stops_only_the_cells_that_u
 
 #[test]
 fn focal_losses_and_binary_cross_entropy_are_pytorchs_even_where_they_cancel() {
-    let out = replicate(&[data("focal.ipynb").to_str().unwrap()]);
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}\n{}", stderr(&out));
-    assert_eq!(summary_count(&text, "verbatim"), 10);
-    assert_eq!(summary_count(&text, "mismatched"), 0);
+    let text = replicated_verbatim("focal.ipynb", 10);
     // -10 - log_sigmoid(-10) in float32, as PyTorch's kernel rounds it.
     assert!(text.contains("tensor(4.5588e-05)"), "{text}");
 }
 
 #[test]
 fn unseeded_draws_are_shown_and_what_does_not_depend_on_them_is_compared() {
-    let out = replicate(&[data("unseeded.ipynb").to_str().unwrap()]);
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    let text = replicated_verbatim("unseeded.ipynb", 2);
     // The shape and the batch size are compared; the draws and the loss are not.
-    assert_eq!(summary_count(&text, "verbatim"), 2);
     assert_eq!(
         summary_count(&text, "outputs that cannot match by design"),
         3
     );
-    assert_eq!(summary_count(&text, "mismatched"), 0);
     assert!(
         reason_for(&text, "scores\n").contains("random draws the notebook did not seed"),
         "{text}"
