@@ -284,5 +284,15 @@ def take_output():
     return _stdout.take(), _stderr.take()
 
 
+def _ipython_display(*objects):
+    """IPython's `display`: each object's text as a display output of the cell."""
+    for value in objects:
+        text = display(value)
+        if _stdout.parts and not _stdout.parts[-1].endswith("\n"):
+            _stdout.write("\n")
+        _stdout.write(text + "\n")
+
+
 def install_import():
     builtins.__import__ = _import
+    builtins.display = _ipython_display

@@ -1055,5 +1055,7 @@ def equal(a, b):
     return a.shape == b.shape and _builtin_bool((a == b).all())
 
 
+set_printoptions = _torch.set_printoptions
+
 FloatTensor = lambda data: tensor(data, dtype=float32)
 LongTensor = lambda data: tensor(data, dtype=int64)

@@ -143,7 +143,9 @@ impl Session {
             reply
                 .imported
                 .retain(|name| globals.contains_key(name.as_str(), vm));
-            reply.read_unseeded_draws = native::take_cell_flags().read_unseeded_draws;
+            let flags = native::take_cell_flags();
+            reply.read_unseeded_draws = flags.read_unseeded_draws;
+            reply.changed_print_options = flags.changed_print_options;
             if let Ok(shown) = self
                 .sandbox
                 .as_object()

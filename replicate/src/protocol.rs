@@ -90,6 +90,8 @@ pub struct CellReply {
     pub absent_imports: Vec<String>,
     /// Whether it read values drawn from a generator the notebook never seeded.
     pub read_unseeded_draws: bool,
+    /// Whether it called `torch.set_printoptions` (noted, not followed).
+    pub changed_print_options: bool,
     /// The tensor it displayed, when that was a draw as drawn.
     pub shown_draw: Option<ShownDraw>,
 }

@@ -63,6 +63,16 @@ impl Options {
 /// records (`finish` prints the summary and gives the exit code).
 pub fn replicate(options: &Options) -> Result<Notebook> {
     let file = NotebookFile::read(&options.notebook)?;
+    let metadata = &file.json["metadata"];
+    let language = metadata["kernelspec"]["language"]
+        .as_str()
+        .or(metadata["language_info"]["name"].as_str());
+    if let Some(language) = language.filter(|l| !l.eq_ignore_ascii_case("python")) {
+        anyhow::bail!(
+            "{} is a notebook in {language}; replicate runs Python notebooks",
+            file.name
+        );
+    }
     let printed = file.code_cells().filter_map(|c| c.printed.as_deref());
     let (conventions, _) = Conventions::from_printed(printed);
     let mut start = Start {
@@ -114,6 +124,7 @@ fn run_cells(
         timeout: options.cell_timeout,
         cap: options.tensor_cap_bytes,
         shown_draws: Vec::new(),
+        print_options_from: None,
     };
     let mut number = 0;
     for cell in &file.cells {
@@ -218,6 +229,9 @@ struct Run {
     timeout: Duration,
     cap: u64,
     shown_draws: Vec<(ShownDraw, String)>,
+    /// The cell that changed PyTorch's print options, which the subset notes but does
+    /// not follow: tensors printed from it on are not compared.
+    print_options_from: Option<usize>,
 }
 
 impl Run {
@@ -315,6 +329,9 @@ impl Run {
         if let (Some(draw), Some(printed)) = (reply.shown_draw, &cell.printed) {
             self.shown_draws.push((draw, printed.clone()));
         }
+        if reply.changed_print_options {
+            self.print_options_from.get_or_insert(number);
+        }
         let printed = reply.printed();
         let notebook = cell.printed.clone().unwrap_or_default();
         if printed.is_empty() && cell.printed.is_none() {
@@ -323,6 +340,14 @@ impl Run {
             nb.show_incomparable(source, &printed, &notebook, ADDRESS);
         } else if reply.read_unseeded_draws {
             nb.show_seeded(source, &printed, &notebook, UNSEEDED);
+        } else if let Some(from) = self
+            .print_options_from
+            .filter(|_| printed.contains("tensor("))
+        {
+            let reason = format!(
+                "cell {from} changed PyTorch's print options (torch.set_printoptions), which the subset does not follow"
+            );
+            nb.show_incomparable(source, &printed, &notebook, &reason);
         } else {
             nb.show(source, &printed, &notebook);
         }

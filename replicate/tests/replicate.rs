@@ -207,6 +207,9 @@ fn magics_shell_lines_and_modules_outside_the_subset_are_said_and_their_dependen
             "plt.plot(x)",
             "%%timeit\nx.sum()",
             "def double(input):\n    return input * 2\n\ndouble(x)",
+            "display(x)\nprint('and')\ndisplay(x + 1)",
+            "torch.set_printoptions(precision=2)\ny = torch.tensor([1.5, 2.25])",
+            "y",
         ],
     );
     let out = replicate(&[notebook.to_str().unwrap()]);
@@ -227,6 +230,16 @@ fn magics_shell_lines_and_modules_outside_the_subset_are_said_and_their_dependen
     assert!(reason_for(&text, "plt.plot").contains("matplotlib.pyplot is not in the subset"));
     assert!(reason_for(&text, "%%timeit").contains("a cell magic (`%%timeit`)"));
     assert!(text.contains("tensor([2., 4.])"), "{text}");
+    // IPython's display, in order with what the cell prints.
+    assert!(
+        text.contains("tensor([1., 2.])\nand\ntensor([2., 3.])"),
+        "{text}"
+    );
+    // Print options are noted, not followed: the tensors after them are not compared.
+    assert!(
+        reason_for(&text, "y\n").contains("changed PyTorch's print options"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -276,10 +289,24 @@ fn bad_input_is_one_line_and_a_failing_exit() {
     let missing = dir.join("absent.ipynb");
     let corrupt = dir.join("corrupt.ipynb");
     std::fs::write(&corrupt, "{\"cells\": [").unwrap();
+    let r_notebook = dir.join("r.ipynb");
+    std::fs::write(
+        &r_notebook,
+        r#"{"cells": [], "metadata": {"kernelspec": {"language": "R", "name": "ir"}}, "nbformat": 4, "nbformat_minor": 5}"#,
+    )
+    .unwrap();
+    let unwritable = dir.join("no/such/folder/out.ipynb");
+    let good = data("unseeded.ipynb");
     for args in [
         vec![missing.to_str().unwrap()],
         vec![corrupt.to_str().unwrap()],
         vec![corrupt.to_str().unwrap(), "--cell-timeout", "0"],
+        vec![r_notebook.to_str().unwrap()],
+        vec![
+            good.to_str().unwrap(),
+            "--out",
+            unwritable.to_str().unwrap(),
+        ],
         vec!["--no-such-flag"],
     ] {
         let out = replicate(&args);

@@ -421,6 +421,12 @@ mod _torch {
         Ok(pt::repr_host_with(&host, &suffixes))
     }
 
+    /// `torch.set_printoptions`: noted, not followed (tensors print as PyTorch's defaults).
+    #[pyfunction]
+    fn set_printoptions(_args: rustpython_vm::function::FuncArgs) {
+        state::note_print_options_changed();
+    }
+
     /// A `grad_fn` name as the file's conventions print it (`NllLossBackward0`).
     #[pyfunction]
     fn grad_fn_name(name: String) -> String {

@@ -19,6 +19,7 @@ thread_local! {
     /// The generators a notebook made with `torch.Generator()`, by number.
     static USER_GENERATORS: RefCell<Vec<Generator>> = const { RefCell::new(Vec::new()) };
     static UNSEEDED_READ: Cell<bool> = const { Cell::new(false) };
+    static PRINT_OPTIONS_CHANGED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// What a cell did that decides how its output is compared.
@@ -26,12 +27,15 @@ thread_local! {
 pub struct CellFlags {
     /// It read values drawn from a generator the notebook never seeded.
     pub read_unseeded_draws: bool,
+    /// It called `torch.set_printoptions`, which the subset does not follow.
+    pub changed_print_options: bool,
 }
 
 /// The flags of the cell that just ran, cleared for the next.
 pub fn take_cell_flags() -> CellFlags {
     CellFlags {
         read_unseeded_draws: UNSEEDED_READ.with(|c| c.replace(false)),
+        changed_print_options: PRINT_OPTIONS_CHANGED.with(|c| c.replace(false)),
     }
 }
 
@@ -88,6 +92,10 @@ pub(super) fn last_draw_call() -> usize {
         c.set(call + 1);
         call
     })
+}
+
+pub(super) fn note_print_options_changed() {
+    PRINT_OPTIONS_CHANGED.with(|c| c.set(true));
 }
 
 pub(super) fn note_unseeded_read() {
