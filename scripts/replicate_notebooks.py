@@ -148,6 +148,14 @@ IDIOMS = [
     "def ce(p, y):\n    return -torch.log(p[range(len(y)), y]).mean()\nce",
     "print(f'{ce(probs, labels):.5f}', f'{ce(probs, labels).item():.3e}')",
     "torch.randint(0, 10, (2, 3), generator=g)",
+    "w = torch.randn(3, requires_grad=True)\nx = torch.tensor([1.0, 2.0, 3.0])\n"
+    "for step in range(3):\n"
+    "    loss = ((w * x).sum() - 1) ** 2\n"
+    "    loss.backward()\n"
+    "    w.data -= 0.01 * w.grad.data\n"
+    "    w.grad.data.zero_()\n"
+    "w, w.grad",
+    "z = torch.tensor([0.5, 2.0])\nz.exp_()\nz.clamp_(max=3.0)\nz",
 ]
 
 FOCAL = [

@@ -429,7 +429,13 @@ class Tensor:
 
     @property
     def data(self):
-        return _wrap(_torch.detach(self._h))
+        view = _wrap(_torch.detach(self._h))
+        view._owner = self
+        return view
+
+    @data.setter
+    def data(self, value):
+        self._replace(_torch.detach(value._h))
 
     @property
     def T(self):
@@ -576,7 +582,7 @@ class Tensor:
             leaf.grad = g if leaf.grad is None else _wrap(_torch.binary("add", leaf.grad._h, g._h))
 
     def zero_(self):
-        self._h = _torch.full(list(self.shape), 0.0, _torch.dtype(self._h))
+        self._replace(_torch.full(list(self.shape), 0.0, _torch.dtype(self._h)))
         return self
 
     # ---- arithmetic
@@ -614,15 +620,23 @@ class Tensor:
             raise TypeError("~ on a non-bool tensor is not in the subset")
         return _wrap(_torch.unary("not", self._h))
 
+    def _replace(self, h):
+        """Gives the tensor new values in place: a leaf that requires grad stays one, and
+        a `.data` view writes through to the tensor it views."""
+        if self.requires_grad and self._leaf:
+            h = _torch.leaf(_torch.detach(h))
+        self._h = h
+        owner = self.__dict__.get("_owner")
+        if owner is not None:
+            owner._replace(_torch.detach(h))
+
     def _inplace(self, op, o):
         if self.requires_grad and self._leaf and _GradMode.enabled:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         result = _binary(op, self, o)
-        if self.requires_grad and self._leaf:
-            self._h = _torch.leaf(_torch.to_dtype(result._h, _torch.dtype(self._h)))
-        else:
-            self._h = _torch.to_dtype(result._h, _torch.dtype(self._h))
+        if not (self.requires_grad and self._leaf):
             self.grad_fn, self.requires_grad = result.grad_fn, result.requires_grad or self.requires_grad
+        self._replace(_torch.to_dtype(result._h, _torch.dtype(self._h)))
         return self
 
     def __iadd__(self, o): return self._inplace("add", o)
@@ -830,7 +844,7 @@ class Tensor:
 
     def __setitem__(self, key, value):
         value = _as_tensor_like(value, _torch.dtype(self._h))
-        self._h = _torch.index_put(self._h, _index_items(self, key), value._h)
+        self._replace(_torch.index_put(self._h, _index_items(self, key), value._h))
 
     def gather(self, dim, index):
         return _wrap(_torch.gather(self._h, _dim(dim, self.dim()), index._h), "GatherBackward0", (self,))
@@ -839,7 +853,7 @@ class Tensor:
         if src is None:
             src = value
         src = _as_tensor_like(src, _torch.dtype(self._h))
-        self._h = _torch.scatter(self._h, _dim(dim, self.dim()), index._h, src._h)
+        self._replace(_torch.scatter(self._h, _dim(dim, self.dim()), index._h, src._h))
         return self
 
     def scatter(self, dim, index, src=None, value=None):
@@ -849,11 +863,11 @@ class Tensor:
         return where(mask, _as_tensor_like(value, _torch.dtype(self._h)), self)
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
-        self._h = _torch.uniform(list(self.shape), _builtin_float(a), _builtin_float(b), _gen(generator))
+        self._replace(_torch.uniform(list(self.shape), _builtin_float(a), _builtin_float(b), _gen(generator)))
         return self
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
-        self._h = _torch.normal(_builtin_float(mean), _builtin_float(std), list(self.shape), _gen(generator))
+        self._replace(_torch.normal(_builtin_float(mean), _builtin_float(std), list(self.shape), _gen(generator)))
         return self
 
     def random_(self, low=None, high=None, generator=None):
@@ -862,16 +876,26 @@ class Tensor:
         if high is None:
             low, high = 0, low
         drawn = _torch.randint(_int(low), _int(high), list(self.shape), _gen(generator))
-        self._h = _torch.to_dtype(drawn, _torch.dtype(self._h))
+        self._replace(_torch.to_dtype(drawn, _torch.dtype(self._h)))
         return self
 
     def __getattr__(self, name):
-        if name.startswith("__"):
+        if name.startswith("_"):
             raise AttributeError(name)
+        # An in-place form (`exp_`, `clamp_`, …) of a method the subset has.
+        if name.endswith("_") and name[:-1] in Tensor.__dict__:
+            method = getattr(self, name[:-1])
+
+            def in_place(*args, **kwargs):
+                result = method(*args, **kwargs)
+                self._replace(_torch.to_dtype(result._h, _torch.dtype(self._h)))
+                return self
+
+            return in_place
         raise AttributeError(f"Tensor.{name} is not in the subset")
 
     def fill_(self, value):
-        self._h = _torch.full(list(self.shape), _builtin_float(value), _torch.dtype(self._h))
+        self._replace(_torch.full(list(self.shape), _builtin_float(value), _torch.dtype(self._h)))
         return self
 
     def allclose(self, other, rtol=1e-05, atol=1e-08):
