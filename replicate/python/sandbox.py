@@ -199,6 +199,14 @@ def analyse(tree, namespace):
     return missing, loads, stores, imports, absent, shows_value
 
 
+def run_imports(tree, namespace):
+    """Runs only the top-level import statements of a cell that is not run."""
+    for node in tree.body:
+        if type(node).__name__ in ("Import", "ImportFrom"):
+            module = type(tree)(body=[node], type_ignores=[])
+            exec(compile(module, "<imports>", "exec"), namespace)
+
+
 def parse(source, name):
     return compile(source, name, "exec", 0x400)
 

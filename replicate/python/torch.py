@@ -695,13 +695,13 @@ class Tensor:
             return sorted(_dim(d, self.dim()) for d in dim)
         return [_dim(dim, self.dim())]
 
-    def sum(self, dim=None, keepdim=False, dtype=None, axis=None):
-        dim = axis if dim is None else dim
+    def sum(self, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):
+        dim, keepdim = (axis if dim is None else dim), keepdim or keepdims
         x = self.to(dtype) if dtype is not None else self
         return _wrap(_torch.sum_mean("sum", x._h, x._dims(dim), keepdim), "SumBackward" + ("0" if dim is None else "1"), (self,))
 
-    def mean(self, dim=None, keepdim=False, dtype=None, axis=None):
-        dim = axis if dim is None else dim
+    def mean(self, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):
+        dim, keepdim = (axis if dim is None else dim), keepdim or keepdims
         return _wrap(_torch.sum_mean("mean", self._h, self._dims(dim), keepdim), "MeanBackward" + ("0" if dim is None else "1"), (self,))
 
     def _extreme(self, op, dim, keepdim):
@@ -997,6 +997,13 @@ def _t(x):
     return x if isinstance(x, Tensor) else tensor(x)
 
 
+pi = 3.141592653589793
+e = 2.718281828459045
+inf = _builtin_float("inf")
+nan = _builtin_float("nan")
+
+
+def square(x): return _t(x) * _t(x)
 def exp(x): return _t(x).exp()
 def log(x): return _t(x).log()
 def log2(x): return _t(x).log2()

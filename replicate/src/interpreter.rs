@@ -181,7 +181,7 @@ impl Session {
             .call((request.source.as_str(), request.name.as_str()), vm)?;
         let analysis = sandbox
             .get_attr("analyse", vm)?
-            .call((tree, self.namespace.globals.clone()), vm)?;
+            .call((tree.clone(), self.namespace.globals.clone()), vm)?;
         let parts = vm.extract_elements_with(&analysis, Ok)?;
         let [missing, loads, stores, imports, absent, shows_value]: [_; 6] = parts
             .try_into()
@@ -197,6 +197,11 @@ impl Session {
         reply.imported = strings(vm, imports)?;
         reply.absent_imports = strings(vm, absent)?;
         if let Some(missing) = missing {
+            // Its imports still bind their modules (nothing else runs), so that the
+            // cells after it that need only those are not held back.
+            sandbox
+                .get_attr("run_imports", vm)?
+                .call((tree, self.namespace.globals.clone()), vm)?;
             reply.not_run = Some(missing);
             return Ok(());
         }

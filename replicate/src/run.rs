@@ -306,8 +306,8 @@ impl Run {
         let failed = reply.not_run.is_some()
             || (reply.error.is_some() && original_error(file, cell).is_none());
         for name in &reply.stores {
-            // A failed cell's imports that took place stay usable.
-            let imported = reply.not_run.is_none() && reply.imported.contains(name);
+            // A cell's imports that took place stay usable, the cell run or not.
+            let imported = reply.imported.contains(name);
             if failed && !imported {
                 self.unavailable.insert(name.clone(), number);
             } else {

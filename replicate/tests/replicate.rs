@@ -206,6 +206,8 @@ fn magics_shell_lines_and_modules_outside_the_subset_are_said_and_their_dependen
             "%matplotlib inline\nimport torch\nx = torch.tensor([1.0, 2.0])",
             "import matplotlib.pyplot as plt",
             "plt.plot(x)",
+            "import math\nplt.show()",
+            "math.sqrt(4.0)",
             "%%timeit\nx.sum()",
             "def double(input):\n    return input * 2\n\ndouble(x)",
             "display(x)\nprint('and')\ndisplay(x + 1)",
@@ -230,6 +232,8 @@ fn magics_shell_lines_and_modules_outside_the_subset_are_said_and_their_dependen
     );
     assert!(reason_for(&text, "plt.plot").contains("matplotlib.pyplot is not in the subset"));
     assert!(reason_for(&text, "%%timeit").contains("a cell magic (`%%timeit`)"));
+    // A cell not run still binds what it imports: the next cell has `math`.
+    assert!(text.contains("math.sqrt(4.0)\nOut[6]:\n2.0"), "{text}");
     assert!(text.contains("tensor([2., 4.])"), "{text}");
     // IPython's display, in order with what the cell prints.
     assert!(
