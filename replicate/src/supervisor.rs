@@ -56,7 +56,7 @@ impl Worker {
         let stderr = child.stderr.take().context("the interpreter's stderr")?;
         let (tx, replies) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout.take(u64::MAX));
+            let mut reader = BufReader::new(stdout);
             loop {
                 let mut line = String::new();
                 let read = (&mut reader).take(REPLY_LIMIT).read_line(&mut line);
