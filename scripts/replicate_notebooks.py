@@ -198,7 +198,21 @@ FOCAL = [
     "probs = torch.rand([2, 3, 4])\nprobs.shape, probs.mean(dim=(1, 2))",
 ]
 
-NOTEBOOKS = {"losses": LOSSES, "training": TRAINING, "unseeded": UNSEEDED, "idioms": IDIOMS, "focal": FOCAL}
+ENTROPY = [
+    "# Entropy, KL divergence and their stable forms",
+    "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F",
+    "p = torch.tensor([0.5, 0.25, 0.25, 0.0])\nq = torch.tensor([0.4, 0.3, 0.2, 0.1])\n-(torch.xlogy(p, p)).sum()",
+    "torch.xlogy(p, p / q).sum(), (p * (p / q).log()).sum()",
+    "F.kl_div(q.log(), p, reduction='sum'), F.kl_div(q.log(), p, reduction='batchmean')",
+    "nn.KLDivLoss(reduction='batchmean', log_target=True)(q.log().unsqueeze(0), p.clamp(min=1e-8).log().unsqueeze(0))",
+    "torch.manual_seed(5)\nscores = torch.randn(2, 6) * 4\nF.kl_div(F.log_softmax(scores, 1), F.softmax(scores * 0.5, 1), reduction='batchmean')",
+    "x = torch.tensor([-30.0, -1.0, 0.0, 1e-7, 3.0, 30.0])\nF.logsigmoid(x)",
+    "F.softplus(x), nn.Softplus(beta=2.0)(x)",
+    "torch.log1p(torch.tensor([1e-8, 1e-4, 0.5])), torch.log(1 + torch.tensor([1e-8, 1e-4, 0.5]))",
+    "nn.LogSigmoid()(x).exp()",
+]
+
+NOTEBOOKS = {"losses": LOSSES, "training": TRAINING, "unseeded": UNSEEDED, "idioms": IDIOMS, "focal": FOCAL, "entropy": ENTROPY}
 
 
 def notebook(cells):

@@ -92,3 +92,28 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     if out.grad_fn is not None:
         out.grad_fn = torch._GradFn("MseLossBackward0")
     return out
+
+
+def logsigmoid(input):
+    # PyTorch's kernel: min(x, 0) - log1p(exp(-|x|)).
+    return input.clamp(max=0.0) - (-input.abs()).exp().log1p()
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    scaled = input * beta
+    return torch.where(scaled > threshold, input, scaled.exp().log1p() / beta)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    r = _reduction(size_average, reduce, reduction)
+    if log_target:
+        pointwise = target.exp() * (target - input)
+    else:
+        pointwise = torch.xlogy(target, target) - target * input
+    if r == "batchmean":
+        return pointwise.sum() / input.size(0)
+    if r == "sum":
+        return pointwise.sum()
+    if r == "mean":
+        return pointwise.mean()
+    return pointwise

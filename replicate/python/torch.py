@@ -1004,6 +1004,12 @@ nan = _builtin_float("nan")
 
 
 def square(x): return _t(x) * _t(x)
+
+
+def xlogy(x, y):
+    """x·log(y), and 0 where x is 0 (whatever y is)."""
+    x, y = _t(x), _t(y)
+    return where(x == 0, 0.0, x * y.log())
 def exp(x): return _t(x).exp()
 def log(x): return _t(x).log()
 def log2(x): return _t(x).log2()

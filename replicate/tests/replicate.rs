@@ -113,6 +113,13 @@ fn focal_losses_and_binary_cross_entropy_are_pytorchs_even_where_they_cancel() {
 }
 
 #[test]
+fn entropy_and_kl_divergence_in_their_stable_forms_are_pytorchs() {
+    // xlogy, kl_div (sum, batchmean, log targets), logsigmoid, softplus, log1p.
+    let text = replicated_verbatim("entropy.ipynb", 9);
+    assert!(text.contains("cells reproduced: 10 of 10"), "{text}");
+}
+
+#[test]
 fn unseeded_draws_are_shown_and_what_does_not_depend_on_them_is_compared() {
     let text = replicated_verbatim("unseeded.ipynb", 2);
     // The shape and the batch size are compared; the draws and the loss are not.

@@ -794,6 +794,7 @@ mod _torch {
             "log2" => x
                 .log()
                 .and_then(|l| l.affine(std::f64::consts::LOG2_E, 0.0)),
+            "log1p" if !tracked => host_map(&x, f32::ln_1p),
             "log1p" => x.affine(1.0, 1.0).and_then(|x| x.log()),
             "sigmoid" => candle_nn::ops::sigmoid(&x),
             "sqrt" => x.sqrt(),
@@ -814,6 +815,17 @@ mod _torch {
             kind
         };
         Ok(handle(r, kind, h.unseeded))
+    }
+
+    /// `f` on every element of a float32 tensor, on the host.
+    fn host_map(x: &Tensor, f: fn(f32) -> f32) -> candle_core::Result<Tensor> {
+        let values: Vec<f32> = x
+            .flatten_all()?
+            .to_vec1::<f32>()?
+            .into_iter()
+            .map(f)
+            .collect();
+        Tensor::from_vec(values, x.dims(), &Device::Cpu)
     }
 
     #[pyfunction]
