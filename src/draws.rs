@@ -103,30 +103,51 @@ pub fn notebook_draws(
         );
         return Ok(None);
     }
-    // Most runs draw nothing before their first printed draw: the quick search first.
-    let mut starts = Vec::new();
+    let held_first = match search_every_seed(draws)? {
+        Ok(history) => return found(draws, history, Source::Searched).map(Some),
+        Err(held_first) => held_first,
+    };
+    nb.warn(&format!(
+        "note: no seed's stream holds every printed draw ({} seeds hold {}); the draws were \
+         made on a GPU or another generator, or more than {WORDS_BEFORE} words were drawn \
+         before {}: the inputs are refined from the prints instead",
+        held_first, draws[0].name, draws[0].name
+    ));
+    Ok(None)
+}
+
+/// Searches all 2³² seeds, with a progress bar, for the stream that holds every one of
+/// `draws` (the first a `randn` the search can read): the quick search first, since most
+/// runs draw nothing before their first printed draw, then one allowing
+/// `WORDS_BEFORE` words. Gives the history found, or else how many seeds' streams hold
+/// the first draw alone.
+///
+/// ```no_run
+/// use crossent::random::recover::PrintedDraw;
+/// let x = PrintedDraw::normal("x", "tensor([[ 1.3877, -1.2656, -0.9112]])", 1.0);
+/// match crossent::draws::search_every_seed(&[x])? {
+///     Ok(history) => println!("seed {}", history.seed),
+///     Err(held_first) => println!("no stream holds them all ({held_first} hold the first)"),
+/// }
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn search_every_seed(draws: &[PrintedDraw]) -> Result<std::result::Result<History, usize>> {
+    let mut held_first = 0;
     for words_before in [QUICK_WORDS_BEFORE, WORDS_BEFORE] {
         let space = SearchSpace {
             seeds: ALL_SEEDS,
             words_before,
         };
-        starts = interactive::search_with_progress(&draws[0], &space)?;
+        let starts = interactive::search_with_progress(&draws[0], &space)?;
         if let Some(history) = starts
             .iter()
             .find_map(|&start| locate(start, draws, MAX_GAP).ok())
         {
-            return found(draws, history, Source::Searched).map(Some);
+            return Ok(Ok(history));
         }
+        held_first = starts.len();
     }
-    nb.warn(&format!(
-        "note: no seed's stream holds every printed draw ({} seeds hold {}); the draws were \
-         made on a GPU or another generator, or more than {WORDS_BEFORE} words were drawn \
-         before {}: the inputs are refined from the prints instead",
-        starts.len(),
-        draws[0].name,
-        draws[0].name
-    ));
-    Ok(None)
+    Ok(Err(held_first))
 }
 
 /// Replays `history` and proves it: every draw prints as printed.

@@ -7,12 +7,12 @@ use crate::protocol::{CellReply, CellRequest, Recovered, RecoveredDraw, ShownDra
 use crate::supervisor::{Outcome, Worker};
 use anyhow::Result;
 use crossent::cli::NotebookArgs;
-use crossent::draws::{MAX_GAP, QUICK_WORDS_BEFORE, WORDS_BEFORE};
+use crossent::draws::search_every_seed;
 use crossent::ipynb::read::{CellKind, FileCell, NotebookFile};
 use crossent::notebook::{Notebook, Tolerance};
 use crossent::pt::Conventions;
-use crossent::random::recover::history::{locate, CacheUse};
-use crossent::random::recover::{interactive, DrawKind, PrintedDraw, SearchSpace, ALL_SEEDS};
+use crossent::random::recover::history::CacheUse;
+use crossent::random::recover::PrintedDraw;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -151,7 +151,8 @@ fn run_cells(
 fn recover(file: &NotebookFile, start: &Start, options: &Options) -> Result<Option<Recovered>> {
     let mut silent = Notebook::silent();
     let shown = run_cells(file, &mut silent, start.clone(), options)?;
-    let mut calls = Vec::new();
+    // The draws the search can read, with what the run knows of each.
+    let mut usable: Vec<(&ShownDraw, &String)> = Vec::new();
     let mut draws = Vec::new();
     for (draw, printed) in &shown {
         let name = format!("draw {}", draw.call);
@@ -163,12 +164,12 @@ fn recover(file: &NotebookFile, start: &Start, options: &Options) -> Result<Opti
             None => PrintedDraw::normal(&name, printed, draw.scale),
         };
         // The search reads a first randn of 3 to 15 values; smaller or larger ones follow.
-        let usable = match draw.randint_high {
+        let readable = match draw.randint_high {
             None => (if draws.is_empty() { 3 } else { 1 }..16).contains(&printed_draw.values.len()),
             Some(_) => !draws.is_empty(),
         };
-        if usable {
-            calls.push(draw.call);
+        if readable {
+            usable.push((draw, printed));
             draws.push(printed_draw);
         }
     }
@@ -176,48 +177,30 @@ fn recover(file: &NotebookFile, start: &Start, options: &Options) -> Result<Opti
         eprintln!("note: --recover-seed: the notebook displays no randn of 3 to 15 values as drawn, which the seed search needs; its draws are shown, not compared");
         return Ok(None);
     }
-    for words_before in [QUICK_WORDS_BEFORE, WORDS_BEFORE] {
-        let space = SearchSpace {
-            seeds: ALL_SEEDS,
-            words_before,
-        };
-        let starts = interactive::search_with_progress(&draws[0], &space)?;
-        if let Some(history) = starts.iter().find_map(|&s| locate(s, &draws, MAX_GAP).ok()) {
-            let recovered = calls
-                .iter()
-                .zip(&draws)
-                .zip(&history.gaps)
-                .map(|((&call, draw), gap)| RecoveredDraw {
-                    call,
-                    randint_high: match draw.kind {
-                        DrawKind::Randint { high } => Some(high),
-                        DrawKind::Normal { .. } => None,
-                    },
-                    scale: match draw.kind {
-                        DrawKind::Normal { scale } => scale,
-                        DrawKind::Randint { .. } => 1.0,
-                    },
-                    printed: shown
-                        .iter()
-                        .find(|(d, _)| d.call == call)
-                        .map(|(_, p)| p.clone())
-                        .unwrap_or_default(),
-                    gap_words: gap.words,
-                    gap_cache: match gap.cache {
-                        CacheUse::Kept => None,
-                        CacheUse::Dropped => Some(None),
-                        CacheUse::FromPairAt(at) => Some(Some(at)),
-                    },
-                })
-                .collect();
-            return Ok(Some(Recovered {
-                seed: history.seed,
-                draws: recovered,
-            }));
-        }
-    }
-    eprintln!("note: --recover-seed: no seed's stream holds every draw the notebook printed; its draws are shown, not compared");
-    Ok(None)
+    let Ok(history) = search_every_seed(&draws)? else {
+        eprintln!("note: --recover-seed: no seed's stream holds every draw the notebook printed; its draws are shown, not compared");
+        return Ok(None);
+    };
+    let recovered = usable
+        .iter()
+        .zip(&history.gaps)
+        .map(|(&(draw, printed), gap)| RecoveredDraw {
+            call: draw.call,
+            randint_high: draw.randint_high.map(|high| high as u32),
+            scale: draw.scale,
+            printed: printed.clone(),
+            gap_words: gap.words,
+            gap_cache: match gap.cache {
+                CacheUse::Kept => None,
+                CacheUse::Dropped => Some(None),
+                CacheUse::FromPairAt(at) => Some(Some(at)),
+            },
+        })
+        .collect();
+    Ok(Some(Recovered {
+        seed: history.seed,
+        draws: recovered,
+    }))
 }
 
 struct Run {
